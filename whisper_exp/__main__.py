@@ -1,0 +1,24 @@
+"""`python -m whisper_exp [overrides]`: train (zero-shot validation, fit, test, export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import whisper_exp  # noqa: F401  (registers config resolvers)
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns the best validation WER for sweepers (Optuna)."""
+    from whisper_exp.run import run_training
+
+    return run_training(cfg)
+
+
+if __name__ == "__main__":
+    main()

