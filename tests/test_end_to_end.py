@@ -47,7 +47,7 @@ def test_two_step_fit_on_a_tiny_random_whisper(tmp_path: Path, cache_dir: Path, 
                            f"data.path={tone_corpus}", "generation.max_new_tokens=6", *FAST, cwd=tmp_path)
     assert run_dir.is_relative_to(tmp_path / "outputs")
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert REQUIRED_SUMMARY_KEYS <= set(summary)
+    assert set(summary) >= REQUIRED_SUMMARY_KEYS
     assert summary["train_samples"] == 4 and summary["global_steps"] == 2
     assert summary["train_samples_seen"] == 4 and summary["train_samples_per_s"] > 0
     assert summary["params_total"] == summary["params_trainable"] > 1_000_000
@@ -78,6 +78,8 @@ def test_bundled_tiny_en_fit_and_pipeline_transcribe_alike(tmp_path: Path, cache
     for example in summary["examples"]:
         relative = example["id"].split("/", 1)[1]
         audio = load_audio(AudioRef(path=str(demo_subset / relative)), 16_000)
-        assert asr({"raw": audio, "sampling_rate": 16_000})["text"].strip() == example["prediction"].strip()
+        # The pipeline defaults to 5-beam search; in-framework evaluation is greedy (generation.num_beams=1).
+        heard = asr({"raw": audio, "sampling_rate": 16_000}, generate_kwargs={"num_beams": 1})["text"]
+        assert heard.strip() == example["prediction"].strip()
     assert len(summary["examples"]) == 4
     assert DEMO_DIR.is_dir()
