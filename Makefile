@@ -12,9 +12,10 @@ EXTRAS      ?= dev,base-model,peft,sweep
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 RUN_ARGS    ?=
+BENCH_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint format clean-outputs
+.PHONY: help setup demo test test-fast lint format bench clean-outputs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +37,9 @@ test: $(STAMP) ## Run the whole test suite (what CI runs)
 
 test-fast: $(STAMP) ## Tests without the slow (bundled-model, multi-step) ones
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Throughput: whisper_exp vs transformers' Seq2SeqTrainer (train full/frozen, eval); ~25 min
+	$(PY) experiments/throughput/bench.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check
 	$(VENV)/bin/ruff check whisper_exp tests experiments
