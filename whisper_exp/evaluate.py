@@ -2,6 +2,8 @@
 
 PATH may be a run's Lightning checkpoint (.ckpt), its exported Hugging Face folder, any local
 Whisper folder or a CTranslate2 folder; without model.checkpoint the zero-shot model is scored.
+CTC models (model=wavlm_large_ctc …): a run's .ckpt (it records its vocabulary) or exported hf_model/
+(with its tokenizer); a pretrained-only checkpoint has a random head, so its zero-shot WER means nothing.
 """
 
 from __future__ import annotations

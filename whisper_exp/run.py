@@ -1,41 +1,66 @@
 """The flow of one run: config → model → data → task → Trainer → summary.json.
 
-`run_training`: zero-shot validation (baseline), fit, test with the best checkpoint, export.
+`run_training`: zero-shot validation (baseline), fit (or resume), test with the best checkpoint,
+export (LoRA adapters merged in first). A failing job still writes summary.json (status "failed"
+and the error); in a Hydra multirun the sweep then goes on with the next job.
 `run_evaluation`: validation + test of a checkpoint (or zero-shot) with the same data groups.
-Both write RUN_DIR/summary.json and print the run dir last.
+Both write RUN_DIR/summary.json (rank 0 only) and print the run dir last.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import platform
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from whisper_exp.config.schema import RunConfig, validate_config
-from whisper_exp.data.collate import WhisperCollator
+from whisper_exp.data.collate import CTCCollator, WhisperCollator
+from whisper_exp.data.ctc_vocab import CtcLabeller
 from whisper_exp.data.datamodule import SpeechDataModule
-from whisper_exp.finetune import ParamCounts, apply_finetune
-from whisper_exp.metrics.wer import build_normaliser
+from whisper_exp.data.errors import DropCounter
+from whisper_exp.data.features import WaveformFeaturizer
+from whisper_exp.data.pipeline import read_split
+from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
+from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
+from whisper_exp.metrics.wer import WerReport, build_normaliser
+from whisper_exp.models.ctc_loading import VOCAB_META_KEY, LoadedCTC, load_ctc
+from whisper_exp.models.encoder_cache import build_encoder_cache
 from whisper_exp.models.export import export_pretrained
 from whisper_exp.models.labels import WhisperLabeller
 from whisper_exp.models.loading import LoadedWhisper, load_whisper
 from whisper_exp.summary import write_summary
+from whisper_exp.tasks.base import ASRTask
+from whisper_exp.tasks.ctc import CTCTask
 from whisper_exp.tasks.whisper import WhisperTask
-from whisper_exp.tracking.loggers import build_logger
+from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
+from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
+from whisper_exp.training.checkpoints import resolve_resume
+from whisper_exp.training.compilation import compile_blocks
+from whisper_exp.training.health import LossHealthMonitor
+from whisper_exp.training.resume import ResumableDataModule
+from whisper_exp.training.signals import RunInterrupted
+from whisper_exp.training.strategy import check_shared_run_dir, layer_classes, quiet_non_zero_ranks
 from whisper_exp.training.trainer import build_trainer, find_callback
 
 log = logging.getLogger(__name__)
 
 ENGLISH_NAMES = ("en", "english")
+# The LoRA adapters alone, in PEFT's format (PeftModel.from_pretrained(base, RUN_DIR/adapter)).
+ADAPTER_DIRNAME = "adapter"
+TRACEBACK_LINES = 30
 
 
 @dataclass
@@ -43,10 +68,11 @@ class Components:
     """Everything a run needs, built once from the validated config."""
 
     run: RunConfig
-    loaded: LoadedWhisper
+    loaded: LoadedWhisper | LoadedCTC
     counts: ParamCounts
     datamodule: SpeechDataModule
-    task: WhisperTask
+    task: ASRTask
+    finetune: FinetuneResult
 
 
 def normaliser_kind(run: RunConfig) -> str:
@@ -57,18 +83,21 @@ def normaliser_kind(run: RunConfig) -> str:
     return "english" if english else "basic"
 
 
-def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
-    """Checkpoint activations; the KV cache is useless then, so use_cache=False (no per-step warning)."""
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.config.use_cache = False
-
-
 def build_components(run: RunConfig) -> Components:
-    """Load the model, apply the finetune preset, build data and task."""
-    loaded = load_whisper(run.model, run.cache_dir)
-    counts = apply_finetune(loaded.model, run.finetune)
-    if run.trainer.gradient_checkpointing:
-        enable_gradient_checkpointing(loaded.model)
+    """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
+    parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
+    if run.trainer.compile:
+        compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
+    return parts
+
+
+def build_whisper_components(run: RunConfig) -> Components:
+    """Whisper / distil-whisper: log-mel features, Whisper labels, generation."""
+    loaded = load_whisper(run.model, run.cache_dir, load_kwargs=finetune_load_kwargs(run.finetune))
+    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing)
+    meta = {"base_weights": loaded.base_path, "model_source": loaded.source}
+    if run.finetune.lora.enabled:  # lets a .ckpt of this run rebuild and merge its adapters (models.loading)
+        meta["lora"] = settings_record(run.finetune.lora)
     tokenizer = loaded.processor.tokenizer
     labeller = WhisperLabeller(tokenizer, english_only=run.model.english_only, language=run.model.language,
                                task=run.model.task, leading_space=run.data.label_leading_space)
@@ -81,9 +110,36 @@ def build_components(run: RunConfig) -> Components:
         max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
     normaliser = build_normaliser(normaliser_kind(run), getattr(tokenizer, "english_spelling_normalizer", None))
     task = WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,
-                       english_only=run.model.english_only, normaliser=normaliser,
-                       checkpoint_meta={"base_weights": loaded.base_path, "model_source": loaded.source})
-    return Components(run=run, loaded=loaded, counts=counts, datamodule=datamodule, task=task)
+                       english_only=run.model.english_only, normaliser=normaliser, checkpoint_meta=meta,
+                       encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
+                                                         run.finetune.frozen_layers, run.cache_dir))
+    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
+    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
+
+
+def build_ctc_components(run: RunConfig) -> Components:
+    """The CTC family (wav2vec2 / WavLM / HuBERT): waveform features, character labels, greedy CTC decoding;
+    the same data module, metrics, logging and summary as Whisper."""
+    loaded = load_ctc(run.model, run.cache_dir, sampling_rate=run.data.sampling_rate,
+                      transcripts=lambda: read_split(run.data, "train", DropCounter())["text"],
+                      load_kwargs=finetune_load_kwargs(run.finetune))
+    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing,
+                           family="ctc")
+    meta = {"base_weights": loaded.base_path, "model_source": loaded.source, VOCAB_META_KEY: loaded.vocab}
+    if run.finetune.lora.enabled:
+        meta["lora"] = settings_record(run.finetune.lora)
+    tokenizer, extractor = loaded.processor.tokenizer, loaded.processor.feature_extractor
+    datamodule = SpeechDataModule(
+        run.data, extractor=WaveformFeaturizer(extractor), labeller=CtcLabeller(tokenizer, run.model.ctc.vocab),
+        collate=CTCCollator(extractor.padding_value, extractor.return_attention_mask),
+        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
+    task = CTCTask(loaded.model, tokenizer, optimizer=run.optimizer,
+                   normaliser=build_normaliser(normaliser_kind(run)), log_examples=run.generation.log_examples,
+                   checkpoint_meta=meta)
+    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        task.strict_loading = False
+    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
 
 
 def _environment() -> dict[str, Any]:
@@ -95,42 +151,119 @@ def _environment() -> dict[str, Any]:
 
 def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
     run = parts.run
-    train = parts.datamodule.splits.get("train")
     return {
         "task_name": run.task_name, "run_dir": run.output_dir, "tags": run.tags, "seed": run.seed,
         "model": run.model.name, "model_source": parts.loaded.source, "model_params_card": run.model.params,
-        "data": run.data.name, "finetune": run.finetune.name, **parts.counts.as_dict(),
-        "train_samples": len(train) if train is not None else 0,
-        "train_hours": train.audio_seconds() / 3600 if train is not None else 0.0,
+        "data": run.data.name, "finetune": run.finetune.name, "finetune_mode": parts.finetune.mode,
+        **parts.counts.as_dict(),
+        **parts.datamodule.train_summary(),
         "lr": run.optimizer.lr, "lr_source": run.optimizer.lr_source, "precision": run.trainer.precision,
-        "dropped_samples": parts.datamodule.drops.as_dict(), "environment": _environment(),
+        "dropped_samples": parts.datamodule.drops.as_dict(), **parts.task.speed_stats(),
+        "environment": _environment(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
 
-def _finish_logger(trainer: L.Trainer) -> None:
+def _finish_logger(trainer: L.Trainer, exit_code: int = 0) -> None:
     for logger in trainer.loggers:
         experiment_finish = getattr(getattr(logger, "experiment", None), "finish", None)
         if callable(experiment_finish):
-            experiment_finish()
+            experiment_finish(**({"exit_code": exit_code} if exit_code else {}))
+
+
+def _output_dir(cfg: DictConfig) -> Path | None:
+    """The run dir, even when the config does not validate."""
+    try:
+        return Path(str(cfg.paths.output_dir))
+    except Exception:  # an unresolvable config: fall back on Hydra's runtime dir
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+
+
+def _plain_config(cfg: DictConfig) -> Any:
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # keep what the user wrote when it does not resolve
+        return OmegaConf.to_container(cfg, resolve=False)
+
+
+def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, partial: dict[str, Any]) -> None:
+    """summary.json of a job that did not complete: status, error, traceback tail and what it had measured."""
+    run_dir = _output_dir(cfg)
+    if rank_zero_only.rank != 0 or run_dir is None:
+        return
+    summary = {**partial, "status": status, "error": f"{type(error).__name__}: {error}",
+               "traceback": "".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
+               "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
+    if isinstance(error, RunInterrupted):
+        summary["resume_with"] = f"trainer.resume={error.checkpoint}"
+    summary.setdefault("config", _plain_config(cfg))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_summary(run_dir, summary)
+    print(f"summary ({status}): {run_dir / 'summary.json'}")
+
+
+def _release_memory() -> None:
+    """Between the jobs of a sweep (one process): drop the last job's model and cached GPU blocks."""
+    if current_sweep() is None:
+        return  # a single run ends with its process
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def run_training(cfg: DictConfig) -> float | None:
-    """Baseline → fit → test (best checkpoint) → export → summary.json. Returns best val WER."""
+    """Baseline → fit → test (best checkpoint) → export → summary.json. Returns best val WER.
+
+    A failing job records status "failed" and its error in summary.json; inside a Hydra multirun it then
+    returns None (Optuna counts the trial as failed) so that the sweep continues; a single run re-raises.
+    A signal (checkpoint saved) or Ctrl+C records "interrupted" and always stops.
+    """
     started = time.perf_counter()
+    partial: dict[str, Any] = {}
+    try:
+        return _run_training(cfg, started, partial)
+    except (RunInterrupted, SIGTERMException, KeyboardInterrupt, SystemExit) as err:
+        _record_end(cfg, "interrupted", err, started, partial)
+        raise
+    except Exception as err:
+        _record_end(cfg, "failed", err, started, partial)
+        if current_sweep() is None:
+            raise
+        log.exception("sweep job failed (recorded in its summary.json); the sweep continues")
+        return None
+    finally:
+        _release_memory()
+
+
+def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
     run = validate_config(cfg)
     run_dir = Path(run.output_dir)
+    quiet_non_zero_ranks()
+    check_shared_run_dir()
     L.seed_everything(run.seed, workers=True)
+    resume = resolve_resume(run.trainer.resume, run_dir, run.task_name)
     parts = build_components(run)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
-    logger = build_logger(run.logger, run_dir, run_name=run_dir.name, tags=run.tags,
-                          config={**config_dict, **parts.counts.as_dict()})  # type: ignore[arg-type]
-    trainer = build_trainer(run.trainer, run.strategy, run_dir, logger)
+    logger = build_logger(run.logger, run_dir, run_name=run_dir.name,
+                          tags=run_tags(run.tags, parts.finetune.mode, run.optimizer.lr),
+                          config={**config_dict, **parts.counts.as_dict()},  # type: ignore[dict-item]
+                          sweep=current_sweep())
+    trainer = build_trainer(run.trainer, run.strategy, run_dir, logger, wrap_classes=layer_classes(parts.task.model),
+                            trainable_only_checkpoints=parts.finetune.adapter is not None
+                            and run.finetune.lora.adapter_only_checkpoints, lr=run.optimizer.lr)
+    partial.update(_base_summary(parts, cfg))
+    exit_code = 1
     try:
-        summary = _train_and_test(parts, trainer, run_dir)
+        measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
+        # The base numbers again, now that the data splits are built (training-set size, drops).
+        summary = {**measured, **_base_summary(parts, cfg), "status": "completed",
+                   "wall_s": time.perf_counter() - started}
+        publish_summary(trainer.loggers, summary)  # W&B run summary: the numbers runs are compared by
+        exit_code = 0
     finally:
-        _finish_logger(trainer)
-    summary = {**_base_summary(parts, cfg), **summary, "wall_s": time.perf_counter() - started}
+        _finish_logger(trainer, exit_code)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")
@@ -138,15 +271,47 @@ def run_training(cfg: DictConfig) -> float | None:
     return summary.get("best_val_wer")
 
 
-def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path) -> dict[str, Any]:
-    run, task, datamodule = parts.run, parts.task, parts.datamodule
-    out: dict[str, Any] = {}
+def _report(task: ASRTask, trainer: L.Trainer, prefix: str) -> WerReport:
+    """The task's WER report for `prefix`. Under ddp_spawn the task that scored lived in the spawned processes:
+    rebuilt from the metrics Lightning sends back (utterance counts unknown: -1)."""
+    if prefix in task.reports:
+        return task.reports[prefix]
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    per_source = {name.removeprefix(f"{prefix}/wer_"): value for name, value in metrics.items()
+                  if name.startswith(f"{prefix}/wer_") and name != f"{prefix}/wer_ortho"}
+    return WerReport(wer=metrics[f"{prefix}/wer"], cer=metrics[f"{prefix}/cer"],
+                     wer_ortho=metrics[f"{prefix}/wer_ortho"], n_utterances=-1, n_empty_references=-1,
+                     reference_words=-1, per_source=per_source)
+
+
+def _best_val_wer(best_score: Any, task: ASRTask, trainer: L.Trainer) -> float | None:
+    """The best checkpoint's validation WER, else the last validation's, else None (no validation ran)."""
+    if best_score is not None:
+        return float(best_score)
+    if "val" in task.reports or "val/wer" in trainer.callback_metrics:
+        return _report(task, trainer, "val").wer
+    log.warning("no validation ran during training (trainer.val_check_interval beyond the last step?): "
+                "best_val_wer is null and the test split was scored with the final weights")
+    return None
+
+
+def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume: Path | None = None,
+                    out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Baseline, fit (from `resume` if given), test, adapters and export; fills and returns `out`."""
+    run, task = parts.run, parts.task
+    datamodule = ResumableDataModule(parts.datamodule, run.seed)
+    out = {} if out is None else out
     if run.trainer.baseline_eval:
         trainer.validate(task, datamodule=datamodule, verbose=False)
-        baseline = task.reports["val"]
+        baseline = _report(task, trainer, "val")
         out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho)
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
-    trainer.fit(task, datamodule=datamodule)
+    trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    if resume:
+        out["resumed_from"] = str(resume)
+    if run.trainer.loss_health.enabled:
+        report = find_callback(trainer, LossHealthMonitor).report  # type: ignore[attr-defined]
+        out["loss_health"] = report.as_dict() if report is not None else None
     throughput = find_callback(trainer, TrainThroughput)
     # Read the checkpoint paths now: restoring a checkpoint for testing restores the callback's old state.
     checkpoints = trainer.checkpoint_callback
@@ -154,18 +319,29 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path) -> dic
     best_score = getattr(checkpoints, "best_model_score", None)
     last = getattr(checkpoints, "last_model_path", "") or None
     trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-    report = task.reports["test"]
+    report = _report(task, trainer, "test")
     out.update(
         wer=report.wer, cer=report.cer, wer_ortho=report.wer_ortho, test_utterances=report.n_utterances,
         test_empty_references=report.n_empty_references, wer_per_source=report.per_source,
-        best_val_wer=float(best_score) if best_score is not None else task.reports["val"].wer,
+        best_val_wer=_best_val_wer(best_score, task, trainer),
         best_checkpoint=best, last_checkpoint=last,
         train_samples_seen=throughput.samples, train_seconds=throughput.seconds,
-        train_samples_per_s=throughput.samples_per_second, global_steps=trainer.global_step,
+        train_samples_per_s=throughput.samples_per_second, train_audio_seconds=throughput.audio_seconds,
+        first_step_after_s=throughput.first_step_after_s,
+        train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
         examples=task.examples.get("test", []),
     )
+    if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
+        best_path = Path(best)
+        files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
+        out["checkpoint_bytes"] = sum(f.stat().st_size for f in files)
+    adapter = parts.finetune.adapter
+    if adapter is not None and trainer.is_global_zero:
+        out["adapter_dir"] = str(run_dir / ADAPTER_DIRNAME)
+        out["adapter_bytes"] = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
     if run.export.enabled and trainer.is_global_zero:
-        out["export_dir"] = str(export_pretrained(task.model, parts.loaded.processor, run_dir / run.export.dirname))
+        model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
+        out["export_dir"] = str(export_pretrained(model, parts.loaded.processor, run_dir / run.export.dirname))
     return out
 
 

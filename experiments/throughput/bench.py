@@ -27,7 +27,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "whisper_exp" / "data" / "demo_sg"
-MODES = ("full", "frozen", "eval")
+MODES = ("full", "frozen", "packed", "eval")
+# The peer has no packing: packed training is compared with the peer's full fine-tuning.
+PEER_MODE = {"packed": "full"}
 SYSTEMS = ("ours", "peer")
 
 
@@ -89,18 +91,29 @@ def _ours_components(args: argparse.Namespace, data_dir: Path, overrides: list[s
 
 
 class _StepClock:
-    """Wall time per optimisation step (data loading included), as a Lightning callback."""
+    """Start time, utterances and audio seconds of each optimisation step (data loading included)."""
 
     def __init__(self) -> None:
         self.starts: list[float] = []
+        self.utterances: list[int] = []
+        self.audio: list[float] = []
         self.end = 0.0
 
-    def mark(self) -> None:
+    def mark(self, utterances: int = 0, audio_seconds: float = 0.0) -> None:
         self.starts.append(time.perf_counter())
+        self.utterances.append(utterances)
+        self.audio.append(audio_seconds)
 
     def rate(self, warmup: int, batch: int) -> float:
         steps = len(self.starts) - warmup
         return steps * batch / (self.end - self.starts[warmup])
+
+    def rates(self, first: int, stop: int | None = None) -> tuple[float, float]:
+        """(utterances/s, audio-s/s) over steps first..stop-1."""
+        stop = len(self.starts) if stop is None else stop
+        ends = [*self.starts[1:], self.end]
+        seconds = ends[stop - 1] - self.starts[first]
+        return sum(self.utterances[first:stop]) / seconds, sum(self.audio[first:stop]) / seconds
 
 
 def worker_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,25 +134,39 @@ def worker_ours(args: argparse.Namespace) -> dict[str, Any]:
         order = sorted(range(len(acc.ids)), key=lambda i: acc.ids[i])
         return {"clips_per_s": len(rows) / seconds, "audio_s_per_s": _audio_seconds(rows) / seconds,
                 "texts": [acc.predictions[i].strip() for i in order], "peak_rss_mb": _peak_rss_mb()}
-    data_dir, rows, _ = _subset(args.batch * steps, 1, Path(args.workdir) / "data")
-    finetune = ["finetune.freeze_encoder=true"] if args.mode == "frozen" else []
+    extra: list[str] = []
+    clips, warmup = args.batch * steps, args.warmup
+    if args.mode == "frozen":
+        # Encoder cache: the first epoch (all `steps` batches) fills it; timing starts with the second epoch.
+        extra = ["finetune.frozen_layers=all", "finetune.encoder_cache.enabled=true",
+                 f"paths.cache_dir={args.workdir}/cache"]
+        clips, warmup, steps = args.batch * args.steps, args.steps, 2 * args.steps
+    elif args.mode == "packed":
+        # Windows of ≤ 30 s hold several clips: enough clips for `steps` batches of windows.
+        extra = ["data.packing.enabled=true"]
+        clips = args.packed_clips
+    data_dir, _, _ = _subset(clips, 1, Path(args.workdir) / "data")
     run, parts = _ours_components(args, data_dir, [f"trainer.max_steps={steps}", "trainer.val_check_interval=1.0",
-                                                   "trainer.limit_val_batches=0", *finetune])
+                                                   "trainer.limit_val_batches=0", *extra])
     parts.datamodule.setup("fit")
     clock = _StepClock()
 
     class Clock(L.Callback):
-        def on_train_batch_start(self, *a: Any) -> None:
-            clock.mark()
+        def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: dict,
+                                 batch_idx: int) -> None:
+            clock.mark(int(batch["n_utterances"]), float(batch["audio_seconds"]))
 
-        def on_train_end(self, *a: Any) -> None:
+        def on_train_batch_end(self, *a: Any) -> None:  # the end of the step, before any checkpoint saving
             clock.end = time.perf_counter()
 
     trainer = build_trainer(run.trainer, run.strategy, Path(args.workdir), None, extra_callbacks=[Clock()])
     trainer.fit(parts.task, datamodule=parts.datamodule)
-    rate = clock.rate(args.warmup, args.batch)
-    seconds_per_sample = _audio_seconds(rows) / len(rows)
-    return {"samples_per_s": rate, "audio_s_per_s": rate * seconds_per_sample, "peak_rss_mb": _peak_rss_mb()}
+    rate, audio_rate = clock.rates(warmup)
+    outcome = {"samples_per_s": rate, "audio_s_per_s": audio_rate, "peak_rss_mb": _peak_rss_mb()}
+    if args.mode == "frozen":
+        outcome["first_epoch_samples_per_s"] = clock.rates(1, warmup)[0]
+        outcome["cache_disk_mb"] = parts.task.encoder_cache.disk_bytes() / 2**20
+    return outcome
 
 
 def _peer_dataset(processor, rows: list[dict[str, str]], english_only: bool):
@@ -168,8 +195,13 @@ def _peer_collate(items: list[dict]) -> dict:
 
 
 def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
-    from transformers import (Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback,
-                              WhisperForConditionalGeneration, WhisperProcessor)
+    from transformers import (
+        Seq2SeqTrainer,
+        Seq2SeqTrainingArguments,
+        TrainerCallback,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+    )
 
     from whisper_exp.models.bundled import convert_bundled
 
@@ -207,7 +239,7 @@ def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
         def on_step_begin(self, *a: Any, **k: Any) -> None:
             clock.mark()
 
-        def on_train_end(self, *a: Any, **k: Any) -> None:
+        def on_step_end(self, *a: Any, **k: Any) -> None:
             clock.end = time.perf_counter()
 
     trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=_peer_collate,
@@ -261,6 +293,7 @@ def _spawn(args: argparse.Namespace, system: str, mode: str) -> dict[str, Any]:
         command = [sys.executable, __file__, "--worker", system, "--mode", mode, "--workdir", workdir,
                    "--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
                    "--eval-clips", str(args.eval_clips), "--threads", str(args.threads),
+                   "--packed-clips", str(args.packed_clips),
                    "--cache-dir", args.cache_dir, "--label-tokens", str(args.label_tokens)]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -273,41 +306,61 @@ def _stats(values: list[float]) -> str:
     return f"{min(values):8.2f} {statistics.median(values):8.2f}"
 
 
+def _pairs(results: dict[tuple[str, str], list[dict[str, Any]]], mode: str) -> list[tuple[dict, dict]]:
+    """(ours, peer) outcomes of the same repetition; packed training is paired with the peer's full run."""
+    return list(zip(results[("ours", mode)], results[("peer", PEER_MODE.get(mode, mode))], strict=True))
+
+
 def orchestrate(args: argparse.Namespace) -> None:
     peak_before = _spawn(args, "peak", "full")["gflops"]
-    flops = {m: _spawn(args, "flops", m)["flops_per_sample"] for m in ("full", "frozen")}
+    flops_full = _spawn(args, "flops", "full")["flops_per_sample"]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    peer_modes = {PEER_MODE.get(m, m) for m in args.modes}
     for rep in range(args.reps):
-        for mode in args.modes:
+        for mode in [*args.modes, *sorted(peer_modes - set(args.modes))]:
             order = SYSTEMS if rep % 2 == 0 else SYSTEMS[::-1]
             for system in order:
+                if (system == "peer" and mode not in peer_modes) or (system == "ours" and mode not in args.modes):
+                    continue
                 outcome = _spawn(args, system, mode)
                 results.setdefault((system, mode), []).append(outcome)
                 rate = outcome.get("samples_per_s", outcome.get("clips_per_s"))
-                print(f"rep {rep} {mode:6s} {system:4s} {rate:6.2f}/s  rss {outcome['peak_rss_mb']:.0f} MB", flush=True)
+                print(f"rep {rep} {mode:6s} {system:4s} {rate:6.2f}/s  audio {outcome['audio_s_per_s']:6.2f} s/s  "
+                      f"rss {outcome['peak_rss_mb']:.0f} MB", flush=True)
     peak_after = _spawn(args, "peak", "full")["gflops"]
     peak = max(peak_before, peak_after)
     print(f"\nfp32 matmul peak ({args.threads} threads): {peak_before:.0f} GFLOP/s before, {peak_after:.0f} after")
-    print(f"batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up, eval {args.eval_clips} clips, "
+    print(f"batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up (frozen: 2nd epoch of "
+          f"{args.steps} steps; packed: windows from {args.packed_clips} clips), eval {args.eval_clips} clips, "
           f"{args.reps} repetitions (A/B order alternated)\n")
-    print(f"{'mode':7s} {'system':6s} {'rate/s min':>10s} {'median':>8s} {'audio-s/s':>9s} {'median':>8s} "
+    print(f"{'mode':7s} {'system':6s} {'utt/s min':>10s} {'median':>8s} {'audio-s/s':>9s} {'median':>8s} "
           f"{'RSS MB':>7s} {'GFLOP/s':>8s} {'% peak':>6s}")
-    for mode in args.modes:
+    for mode in [*args.modes, *sorted(peer_modes - set(args.modes))]:
         key = "clips_per_s" if mode == "eval" else "samples_per_s"
         for system in SYSTEMS:
-            runs = results[(system, mode)]
+            runs = results.get((system, mode))
+            if not runs:
+                continue
             rates = [r[key] for r in runs]
             audio = [r["audio_s_per_s"] for r in runs]
             rss = statistics.median(r["peak_rss_mb"] for r in runs)
-            achieved = statistics.median(rates) * flops[mode] / 1e9 if mode in flops else float("nan")
+            # FLOPs are counted for full fine-tuning only: cached/packed runs skip or reshape work.
+            achieved = statistics.median(rates) * flops_full / 1e9 if mode == "full" else float("nan")
             print(f"{mode:7s} {system:6s} {_stats(rates)}   {_stats(audio)} {rss:7.0f} {achieved:8.1f} "
                   f"{100 * achieved / peak:6.1f}")
-        ratios = [o[key] / p[key] for o, p in zip(results[("ours", mode)], results[("peer", mode)], strict=True)]
-        print(f"{mode:7s} ratio ours/peer per pair: {', '.join(f'{r:.2f}' for r in ratios)} "
+        if mode not in args.modes:
+            continue
+        ratio_key = "audio_s_per_s" if mode == "packed" else key
+        ratios = [o[ratio_key] / p[ratio_key] for o, p in _pairs(results, mode)]
+        print(f"{mode:7s} ratio ours/peer ({ratio_key}) per pair: {', '.join(f'{r:.2f}' for r in ratios)} "
               f"(min {min(ratios):.2f}, median {statistics.median(ratios):.2f})")
+        if mode == "frozen":
+            ours = results[("ours", mode)]
+            first = statistics.median(o["first_epoch_samples_per_s"] for o in ours)
+            print(f"frozen  ours first epoch (filling the cache): {first:.2f} utt/s; cache on disk "
+                  f"{statistics.median(o['cache_disk_mb'] for o in ours):.1f} MB")
         if mode == "eval":
-            same = all(o["texts"] == p["texts"] for o, p in zip(results[("ours", mode)], results[("peer", mode)],
-                                                                 strict=True))
+            same = all(o["texts"] == p["texts"] for o, p in _pairs(results, mode))
             print(f"eval    transcripts identical to the peer's greedy decoding: {same}")
 
 
@@ -319,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed optimisation steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--eval-clips", type=int, default=48)
+    parser.add_argument("--packed-clips", type=int, default=440, help="train clips packed for mode 'packed'")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--label-tokens", type=int, default=24, help="label length for the FLOP count")
     parser.add_argument("--cache-dir", default=os.environ.get("WHISPER_EXP_CACHE",

@@ -39,9 +39,10 @@ def messy(tmp_path: Path) -> Path:
     write_tone(root / "empty_text.wav", 1.0)
     write_tone(root / "wordy.wav", 1.0)
     (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    write_tone(root / "silent.wav", 0.0)  # a valid header, zero frames
     rows = [("ok1.wav", "a fine clip"), ("ok2.wav", "stereo at forty four point one"),
             ("long.wav", "far too long"), ("empty_text.wav", "   "), ("wordy.wav", " ".join(["word"] * 30)),
-            ("corrupt.wav", "broken file"), ("missing.wav", "not there")]
+            ("corrupt.wav", "broken file"), ("missing.wav", "not there"), ("silent.wav", "zero length")]
     return write_audiofolder(root, [{"file_name": f, "transcription": t, "split": "train"} for f, t in rows])
 
 
@@ -55,7 +56,7 @@ def test_faults_are_skipped_and_counted_per_reason(messy: Path, tmp_path: Path) 
     split = _build(_data(messy, on_error="skip"), "train", tmp_path, drops, max_label_tokens=20)
     assert split.texts == ["a fine clip", "stereo at forty four point one"]
     assert drops.as_dict() == {"t": {"empty transcript": 1, "label longer than 20 tokens": 1,
-                                     "longer than 30.0 s": 1, "unreadable audio": 2}}
+                                     "longer than 30.0 s": 1, "shorter than 0.1 s": 1, "unreadable audio": 2}}
     assert split[1]["features"].shape[1] == 80
     assert len(split.labels[0]) == 3 + 3
 

@@ -20,6 +20,47 @@ class ConfigError(ValueError):
 
 
 @dataclass
+class CtcVocabConfig:
+    """CTC character vocabulary and the text normalisation applied to transcripts before labelling."""
+
+    # Lower-case transcripts (the vocabulary then has no upper-case letters).
+    lowercase: bool = True
+    # Characters replaced before labelling (curly apostrophes → ', dashes → space, …).
+    char_map: dict[str, str] = field(default_factory=lambda: {"’": "'", "‘": "'", "`": "'", "-": " ", "–": " ",
+                                                               "—": " "})
+    # Characters dropped before labelling (punctuation); apostrophes stay unless listed here.
+    remove_chars: str = ",.?!;:\"“”()[]{}…"
+    word_delimiter: str = "|"
+    unk_token: str = "[UNK]"
+    pad_token: str = "[PAD]"
+    # A fixed character set (word delimiter, unk and pad are added); null: built from the training transcripts.
+    chars: list[str] | None = None
+
+
+@dataclass
+class CtcConfig:
+    """CTC-family settings (wav2vec2 / WavLM / HuBERT + CTC head); Whisper models ignore them."""
+
+    # Feature extractor, per checkpoint: zero-mean unit-variance waveform; attention mask over padding
+    # (only for checkpoints trained with one: layer-norm feature encoders, e.g. WavLM-large, HuBERT-large).
+    do_normalize: bool = True
+    return_attention_mask: bool = True
+    vocab: CtcVocabConfig = field(default_factory=CtcVocabConfig)
+    # SpecAugment-style masking of the feature-encoder output during training.
+    mask_time_prob: float = 0.05
+    mask_time_length: int = 10
+    mask_feature_prob: float = 0.0
+    mask_feature_length: int = 10
+    # Regularisation beyond model.dropout (hidden), attention_dropout and activation_dropout.
+    feat_proj_dropout: float = 0.0
+    final_dropout: float = 0.0
+    layerdrop: float = 0.0
+    # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
+    ctc_loss_reduction: str = "mean"
+    ctc_zero_infinity: bool = True
+
+
+@dataclass
 class ModelConfig:
     """One checkpoint: where its weights come from and its published facts."""
 
@@ -39,17 +80,59 @@ class ModelConfig:
     dropout: float = 0.0
     attention_dropout: float = 0.0
     activation_dropout: float = 0.0
+    # A recommended fine-tuning LR for checkpoints without a pretraining-LR rule (CTC); wins over the rule.
+    finetune_lr: float | None = None
+    ctc: CtcConfig = field(default_factory=CtcConfig)
+
+
+@dataclass
+class ImdaConfig:
+    """IMDA National Speech Corpus options (kind=imda_nsc); see whisper_exp/data/sources/imda_nsc.py."""
+
+    parts: list[int] = field(default_factory=lambda: [1])
+    channels: list[int] = field(default_factory=lambda: [0])
+    validation_speakers: float = 0.05
+    test_speakers: float = 0.05
+    split_seed: int = 0
+    prefer_prompt: bool = True
+    keep_fillers: bool = False
+    drop_unclear: bool = True
 
 
 @dataclass
 class SourceConfig:
-    """One corpus feeding the data group (kind-specific keys are ignored by other kinds)."""
+    """One corpus feeding the data group (kind-specific keys are ignored by other kinds).
+
+    kind: local (audiofolder) | hub (datasets.load_dataset id, local parquet/arrow dir) |
+    manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout). `splits` maps our split names
+    (train/validation/test) to the source's own ("train.100", "dev.tsv", "train+validation").
+    """
 
     kind: str = "local"
     path: str | None = None
+    name: str | None = None
+    data_dir: str | None = None
+    data_files: Any = None
+    revision: str | None = None
     text_column: str = "transcription"
+    audio_column: str = "audio"
+    id_column: str | None = None
+    speaker_column: str | None = None
+    duration_column: str | None = None
+    audio_dir: str | None = None
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation",
                                                             "test": "test"})
+    imda: ImdaConfig = field(default_factory=ImdaConfig)
+
+
+@dataclass
+class MixConfig:
+    """How the training split combines several sources (evaluation splits always keep every source whole)."""
+
+    strategy: str = "interleave"
+    probabilities: dict[str, float] | None = None
+    stopping_strategy: str = "all_exhausted"
+    seed: int = 42
 
 
 @dataclass
@@ -61,15 +144,32 @@ class FeatureConfig:
 
 
 @dataclass
+class PackingConfig:
+    """30-second packing of short training utterances (whisper_exp/data/packing.py); Whisper only."""
+
+    enabled: bool = False
+    max_seconds: float = 30.0
+    # Silence between packed utterances.
+    gap_seconds: float = 0.2
+
+
+@dataclass
 class DataConfig:
     """Sources, filters, subsets and loaders."""
 
     name: str = "???"
     help: str = ""
     path: str | None = None
+    root: str | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)
+    mix: MixConfig = field(default_factory=MixConfig)
+    streaming: bool = False
+    shuffle_buffer: int = 1000
+    stream_shards: int = 8
     sampling_rate: int = 16000
     train_samples: int | None = None
+    validation_samples: int | None = None
+    test_samples: int | None = None
     min_duration_s: float = 0.1
     max_duration_s: float = 30.0
     on_error: str = "raise"
@@ -78,7 +178,12 @@ class DataConfig:
     batch_size: int = 8
     eval_batch_size: int = 16
     num_workers: int = 0
+    # Training batches of similar durations (data.batching.LengthGroupedSampler): less padding for CTC.
+    group_by_length: bool = False
+    # Batches per length-sorted mega-batch (larger: more uniform batches, less randomness).
+    length_group_batches: int = 50
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    packing: PackingConfig = field(default_factory=PackingConfig)
 
 
 @dataclass
@@ -98,22 +203,81 @@ class OptimizerConfig:
 
 
 @dataclass
+class LoraSettings:
+    """PEFT LoRA adapters (finetune=lora / lora_8bit): the base model is frozen, only adapters train."""
+
+    enabled: bool = False
+    r: int = 32
+    alpha: int = 64
+    dropout: float = 0.05
+    # Module names to adapt (["q_proj", "v_proj"]: PEFT's Whisper recipe) or "all-linear".
+    target_modules: Any = field(default_factory=lambda: ["q_proj", "v_proj"])
+    bias: str = "none"
+    # Lightning checkpoints hold only the adapter weights (the frozen base is re-read from its source).
+    adapter_only_checkpoints: bool = True
+    # Whole modules trained (and saved with the adapters) besides the adapters: [lm_head] for a new CTC head.
+    modules_to_save: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EncoderCacheSettings:
+    """Frozen-encoder output cache (whisper_exp/models/encoder_cache.py): the frozen prefix runs once per clip."""
+
+    enabled: bool = False
+    # Storage precision of the cached hidden states: float16 | bfloat16.
+    dtype: str = "float16"
+
+
+@dataclass
 class FinetuneConfig:
-    """What is trained. `full` trains everything; later presets freeze parts or add adapters."""
+    """What is trained: frozen encoder layers, frozen decoder, LoRA adapters, 8-bit base weights."""
 
     name: str = "full"
-    freeze_encoder: bool = False
+    # Encoder layers frozen from the input side (with the conv stem and positions): 0 = none, N, or "all".
+    frozen_layers: Any = 0
+    freeze_decoder: bool = False
+    # CTC models only: keep the convolutional feature encoder (waveform → frames) frozen, the usual recipe.
+    freeze_feature_encoder: bool = True
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    # bitsandbytes int8 base weights (needs CUDA and lora.enabled).
+    load_in_8bit: bool = False
+    encoder_cache: EncoderCacheSettings = field(default_factory=EncoderCacheSettings)
 
 
 @dataclass
 class StrategyConfig:
-    """Lightning strategy and devices."""
+    """Lightning strategy, devices and nodes (strategy-specific keys are ignored by the others)."""
 
     name: str = "auto"
     strategy: str = "auto"
     accelerator: str = "auto"
     devices: Any = "auto"
     num_nodes: int = 1
+    # null: Lightning's choice (nccl on GPUs, gloo on CPUs).
+    process_group_backend: str | None = None
+    # ddp: only needed when some *trainable* parameter gets no gradient in a step (frozen ones never matter).
+    find_unused_parameters: bool = False
+    # fsdp
+    sharding_strategy: str = "FULL_SHARD"
+    state_dict_type: str = "full"
+    cpu_offload: bool = False
+    # deepspeed
+    zero_stage: int = 2
+    offload_optimizer: bool = False
+
+
+@dataclass
+class LossHealthConfig:
+    """Early check of the training loss: noisy or not decaying over the first steps hints at a too-high LR."""
+
+    enabled: bool = True
+    steps: int = 50
+    # Flag when the loss trend climbs more than this fraction above the starting loss…
+    max_rise: float = 0.5
+    # …or falls by less than this fraction from the window's first to its last quarter…
+    min_decrease: float = 0.1
+    # …or deviates from its local trend by more than this fraction per step (median).
+    max_noise: float = 0.4
 
 
 @dataclass
@@ -132,6 +296,10 @@ class TrainerConfig:
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 10
     gradient_checkpointing: bool = False
+    # Opt-in torch.compile of the transformer blocks (whisper_exp/training/compilation.py).
+    compile: bool = False
+    compile_backend: str = "inductor"
+    compile_mode: str | None = None
     deterministic: bool = False
     baseline_eval: bool = True
     monitor: str = "val/wer"
@@ -141,6 +309,16 @@ class TrainerConfig:
     enable_progress_bar: bool = True
     fast_dev_run: bool = False
     overfit_batches: float = 0.0
+    # Resume a stopped run: null | last (this run dir's last.ckpt, else the newest one of this task) | PATH
+    # (a .ckpt or a run dir). Restores weights, optimizer, LR schedule and data position.
+    resume: str | None = None
+    # Also write checkpoints/last.ckpt every N optimiser steps (null: only at validation).
+    checkpoint_every_n_steps: int | None = None
+    # SIGTERM / SIGINT: finish the current step, write checkpoints/last.ckpt, exit.
+    checkpoint_on_signal: bool = True
+    loss_health: LossHealthConfig = field(default_factory=LossHealthConfig)
+    # More Lightning callbacks: a list of {_target_: dotted.Class, ...} instantiated by Hydra.
+    extra_callbacks: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -200,12 +378,17 @@ GROUPS: dict[str, type] = {
     "generation": GenerationConfig, "export": ExportConfig,
 }
 CHOICES = {
+    ("model", "family"): ("whisper", "ctc"),
     ("model", "source"): ("auto", "hub", "bundled", "local"),
     ("data", "on_error"): ("raise", "skip"),
     ("data", "text_normaliser"): ("auto", "english", "basic", "none"),
     ("logger", "name"): ("wandb", "csv", "none"),
     ("logger", "mode"): ("auto", "online", "offline", "disabled"),
     ("trainer", "monitor_mode"): ("min", "max"),
+    ("trainer", "precision"): ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
+    ("strategy", "strategy"): ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"),
+    ("strategy", "sharding_strategy"): ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"),
+    ("strategy", "state_dict_type"): ("full", "sharded"),
 }
 
 
@@ -251,11 +434,43 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
     return obj
 
 
+def _check_finetune(finetune: FinetuneConfig) -> None:
+    """Combinations of finetune keys that cannot work, named by key."""
+    layers = finetune.frozen_layers
+    if layers is None:
+        raise ConfigError(f"finetune={finetune.name} needs finetune.frozen_layers=N (encoder layers to freeze, "
+                          "or 'all')")
+    if not (layers == "all" or (isinstance(layers, int) and not isinstance(layers, bool) and layers >= 0)):
+        raise ConfigError(f"finetune.frozen_layers={layers!r} must be an integer >= 0 or 'all'")
+    lora = finetune.lora
+    if lora.bias not in ("none", "all", "lora_only"):
+        raise ConfigError(f"finetune.lora.bias={lora.bias!r} is not one of ('none', 'all', 'lora_only')")
+    if lora.r < 1 or not 0 <= lora.dropout < 1:
+        raise ConfigError("finetune.lora.r must be >= 1 and finetune.lora.dropout in [0, 1)")
+    if lora.enabled and (layers != 0 or finetune.freeze_decoder):
+        raise ConfigError("finetune.lora.enabled freezes the whole base model already: leave "
+                          "finetune.frozen_layers=0 and finetune.freeze_decoder=false")
+    cache = finetune.encoder_cache
+    if cache.enabled and (layers == 0 or lora.enabled):
+        raise ConfigError("finetune.encoder_cache.enabled caches the output of frozen encoder layers: set "
+                          "finetune.frozen_layers=N>0 (or 'all') and leave finetune.lora.enabled=false")
+    if cache.dtype not in ("float16", "bfloat16"):
+        raise ConfigError(f"finetune.encoder_cache.dtype={cache.dtype!r} is not one of ('float16', 'bfloat16')")
+    if finetune.load_in_8bit and not lora.enabled:
+        raise ConfigError("finetune.load_in_8bit=true trains adapters on frozen int8 weights: it needs "
+                          "finetune.lora.enabled=true (use finetune=lora_8bit)")
+
+
 def _check_choices(run: RunConfig) -> None:
     for (group, key), allowed in CHOICES.items():
         value = getattr(getattr(run, group), key)
         if value not in allowed:
             raise ConfigError(f"{group}.{key}={value!r} is not one of {allowed}")
+    _check_finetune(run.finetune)
+    if run.trainer.checkpoint_every_n_steps is not None and run.trainer.checkpoint_every_n_steps < 1:
+        raise ConfigError("trainer.checkpoint_every_n_steps must be >= 1 (or null)")
+    if run.trainer.loss_health.steps < 4:
+        raise ConfigError("trainer.loss_health.steps must be >= 4 (a trend needs a few points)")
     if run.optimizer.lr <= 0:
         raise ConfigError(f"optimizer.lr must be > 0 (got {run.optimizer.lr}); set it or model.pretrain_lr")
     if not 0 <= run.optimizer.warmup_fraction < 1:
@@ -267,6 +482,62 @@ def _check_choices(run: RunConfig) -> None:
                           "longer audio would be silently truncated. Keep it <= 30 or segment the audio.")
     if not run.data.sources:
         raise ConfigError(f"data group {run.data.name!r} defines no sources")
+    _check_data(run.data)
+    if run.model.family == "ctc":
+        _check_ctc(run)
+
+
+def _check_ctc(run: RunConfig) -> None:
+    """Keys of the CTC family (model.ctc.*) and what CTC models cannot do."""
+    ctc = run.model.ctc
+    if ctc.ctc_loss_reduction not in ("mean", "sum"):
+        raise ConfigError(f"model.ctc.ctc_loss_reduction={ctc.ctc_loss_reduction!r} is not one of ('mean', 'sum')")
+    for key in ("mask_time_prob", "mask_feature_prob", "feat_proj_dropout", "final_dropout", "layerdrop"):
+        if not 0 <= getattr(ctc, key) < 1:
+            raise ConfigError(f"model.ctc.{key}={getattr(ctc, key)} must be in [0, 1)")
+    specials = (ctc.vocab.word_delimiter, ctc.vocab.unk_token, ctc.vocab.pad_token)
+    if len(ctc.vocab.word_delimiter) != 1 or len(set(specials)) != 3:
+        raise ConfigError(f"model.ctc.vocab: word_delimiter must be one character and word_delimiter, unk_token and "
+                          f"pad_token distinct (got {specials})")
+    if run.finetune.freeze_decoder:
+        raise ConfigError(f"finetune.freeze_decoder=true: model={run.model.name} (CTC) has no decoder; use "
+                          "finetune=full, freeze_encoder_layers or ctc_lora")
+    if run.finetune.encoder_cache.enabled:
+        raise ConfigError("finetune.encoder_cache is for Whisper's encoder; CTC models do not use it")
+    if run.data.streaming and ctc.vocab.chars is None:
+        raise ConfigError("data.streaming=true with a CTC model: the vocabulary cannot be read from a stream up "
+                          "front; set model.ctc.vocab.chars=[a,b,…] (or train from an exported model with its vocab)")
+    if run.data.streaming and run.data.group_by_length:
+        raise ConfigError("data.group_by_length=true needs the clips' durations up front: not with data.streaming")
+
+
+def _check_data(data: DataConfig) -> None:
+    """Data keys nested below the group level (mixing, subsets, streaming)."""
+    for key, value, allowed in (("mix.strategy", data.mix.strategy, ("interleave", "concatenate")),
+                                ("mix.stopping_strategy", data.mix.stopping_strategy,
+                                 ("first_exhausted", "all_exhausted"))):
+        if value not in allowed:
+            raise ConfigError(f"data.{key}={value!r} is not one of {allowed}")
+    if data.mix.probabilities is not None:
+        unknown = sorted(set(data.mix.probabilities) - set(data.sources))
+        if unknown or any(p < 0 for p in data.mix.probabilities.values()) or not sum(
+                data.mix.probabilities.values()) > 0:
+            raise ConfigError(f"data.mix.probabilities={dict(data.mix.probabilities)} must give a weight >= 0 "
+                              f"(not all 0) to sources of data {data.name!r}: {sorted(data.sources)}"
+                              + (f"; unknown: {unknown}" if unknown else ""))
+    for key in ("train_samples", "validation_samples", "test_samples"):
+        value = getattr(data, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"data.{key}={value} must be >= 1 (or null for all)")
+    if data.shuffle_buffer < 1 or data.stream_shards < 1:
+        raise ConfigError("data.shuffle_buffer and data.stream_shards must be >= 1")
+    packing = data.packing
+    if packing.enabled and not (0 < packing.max_seconds <= 30.0 and 0 <= packing.gap_seconds < packing.max_seconds):
+        raise ConfigError(f"data.packing.max_seconds={packing.max_seconds} must be in (0, 30] (Whisper's window) "
+                          f"and data.packing.gap_seconds={packing.gap_seconds} in [0, max_seconds)")
+    if packing.enabled and data.streaming:
+        raise ConfigError("data.packing.enabled needs the prepared (non-streaming) training split: "
+                          "set data.streaming=false or data.packing.enabled=false")
 
 
 def validate_config(cfg: DictConfig) -> RunConfig:
@@ -288,4 +559,6 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     rule = OmegaConf.is_interpolation(cfg.optimizer, "lr")
     run.optimizer.lr_source = (f"rule: model.pretrain_lr {run.model.pretrain_lr:g} / {run.optimizer.lr_divisor:g}"
                                if rule else "set explicitly (optimizer.lr)")
+    if rule and run.model.finetune_lr is not None:
+        run.optimizer.lr_source = f"model.finetune_lr {run.model.finetune_lr:g} (recommended for {run.model.name})"
     return run

@@ -3,11 +3,18 @@
 We decode with soundfile (libsndfile: wav/flac/ogg/mp3) and resample with soxr instead of
 letting `datasets` decode, because datasets 5.x decodes through torchcodec, whose current
 PyPI builds do not load beside a CPU torch. Sources therefore keep `Audio(decode=False)`.
+
+A clip lives in a file, in encoded bytes (hub parquet/arrow), or inside a zip archive (IMDA
+NSC ships one zip per speaker): ``zip://<member>::<archive path>``, the chained-URL form that
+fsspec and `datasets` use. Decoded arrays from a source (e.g. a saved dataset of float64
+arrays) are re-encoded losslessly as float32 WAV bytes (`encode_wav`), so every source reaches
+the pipeline in the same form and decodes to the same dtype and rate.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +23,25 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+ZIP_PREFIX = "zip://"
+ZIP_SEPARATOR = "::"
+
 
 class AudioError(ValueError):
     """Audio that cannot be used: missing, unreadable, empty or not finite."""
+
+
+def zip_member_path(archive: str | Path, member: str) -> str:
+    """The path of `member` inside the zip `archive`, as AudioRef.path understands it."""
+    return f"{ZIP_PREFIX}{member}{ZIP_SEPARATOR}{archive}"
+
+
+def split_zip_path(path: str) -> tuple[str, str] | None:
+    """(archive, member) for a ``zip://member::archive`` path, else None."""
+    if not path.startswith(ZIP_PREFIX) or ZIP_SEPARATOR not in path:
+        return None
+    member, archive = path[len(ZIP_PREFIX):].split(ZIP_SEPARATOR, 1)
+    return archive, member
 
 
 @dataclass(frozen=True)
@@ -39,14 +62,46 @@ class AudioRef:
         return cls(path=value.get("path"), data=value.get("bytes"))
 
 
+def _read_zip_member(archive: str, member: str) -> bytes:
+    if not Path(archive).is_file():
+        raise AudioError(f"audio archive not found: {archive}")
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            return handle.read(member)
+    except KeyError as err:
+        raise AudioError(f"audio file not found: {member} in {archive}") from err
+    except (zipfile.BadZipFile, OSError) as err:
+        raise AudioError(f"cannot read zip archive {archive}: {err}") from err
+
+
 def _open(ref: AudioRef) -> Any:
     if ref.data is not None:
         return io.BytesIO(ref.data)
     if ref.path is None:
         raise AudioError("audio entry has neither a path nor bytes")
+    in_zip = split_zip_path(ref.path)
+    if in_zip is not None:
+        return io.BytesIO(_read_zip_member(*in_zip))
     if not Path(ref.path).is_file():
         raise AudioError(f"audio file not found: {ref.path}")
     return ref.path
+
+
+def encode_wav(samples: Any, sampling_rate: int) -> bytes:
+    """Encode a decoded clip (any float/int array, mono or (frames, channels)) as float32 WAV bytes.
+
+    Lossless for float32 input; float64 is narrowed to float32, the dtype every clip is decoded to.
+    """
+    array = np.asarray(samples)
+    if array.dtype.kind not in "fiu":
+        raise AudioError(f"decoded audio has dtype {array.dtype}; expected numbers")
+    if array.size == 0:
+        raise AudioError("decoded audio has zero length")
+    if sampling_rate is None or int(sampling_rate) <= 0:
+        raise AudioError(f"decoded audio has an invalid sampling rate {sampling_rate!r}")
+    buffer = io.BytesIO()
+    sf.write(buffer, array.astype(np.float32, copy=False), int(sampling_rate), format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
 
 
 def audio_duration(ref: AudioRef) -> float:

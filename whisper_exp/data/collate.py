@@ -1,4 +1,4 @@
-"""Batch assembly for Whisper: pad log-mels to the encoder's fixed window, pad labels with -100."""
+"""Batch assembly: Whisper pads log-mels to the encoder's fixed window; CTC pads waveforms to the batch's longest."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def pad_labels(labels: Sequence[Sequence[int]], pad: int = LABEL_PAD) -> torch.T
     return out
 
 
+def batch_counts(items: Sequence[dict]) -> dict[str, float]:
+    """Utterances and seconds of audio in a batch (a packed window counts all the utterances it holds)."""
+    return {"n_utterances": sum(int(item.get("n_utterances", 1)) for item in items),
+            "audio_seconds": float(sum(item.get("duration") or 0.0 for item in items))}
+
+
 class WhisperCollator:
     """Turns SpeechSplit items into model inputs.
 
@@ -40,4 +46,39 @@ class WhisperCollator:
             "ids": [item["id"] for item in items],
             "texts": [item["text"] for item in items],
             "sources": [item["source"] for item in items],
+            **batch_counts(items),
         }
+
+
+class CTCCollator:
+    """Raw-waveform batches for CTC models: padded to the longest clip of the batch (no fixed window).
+
+    `padding_value` is the feature extractor's (0.0); the attention mask is returned only for checkpoints
+    trained with one (`return_attention_mask`): group-norm feature encoders such as wav2vec2-base must see
+    plain zero padding instead. Labels are padded with -100 (ignored by the CTC loss); `input_lengths` lets
+    decoding ignore the frames of the padding.
+    """
+
+    def __init__(self, padding_value: float, return_attention_mask: bool) -> None:
+        self.padding_value = padding_value
+        self.return_attention_mask = return_attention_mask
+
+    def __call__(self, items: Sequence[dict]) -> dict:
+        lengths = [len(item["features"]) for item in items]
+        values = torch.full((len(items), max(lengths)), self.padding_value, dtype=torch.float32)
+        mask = torch.zeros((len(items), max(lengths)), dtype=torch.long)
+        for row, item in enumerate(items):
+            values[row, : lengths[row]] = torch.from_numpy(np.asarray(item["features"], dtype=np.float32))
+            mask[row, : lengths[row]] = 1
+        batch = {
+            "input_values": values,
+            "input_lengths": torch.tensor(lengths, dtype=torch.long),
+            "labels": pad_labels([item["labels"] for item in items]),
+            "ids": [item["id"] for item in items],
+            "texts": [item["text"] for item in items],
+            "sources": [item["source"] for item in items],
+            **batch_counts(items),
+        }
+        if self.return_attention_mask:
+            batch["attention_mask"] = mask
+        return batch

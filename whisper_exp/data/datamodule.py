@@ -2,6 +2,13 @@
 
 It knows audio, text and batching; the model side hands it a feature extractor and a
 labeller (text → label ids), so the same module serves Whisper and CTC models.
+``data.group_by_length=true``: training batches hold items of similar duration
+(`batching.LengthGroupedSampler`), which saves padding with dynamically padded batches (CTC).
+
+``data.streaming=false`` (default): splits are prepared eagerly once (`pipeline.build_split`)
+and Lightning shards them across ranks with its DistributedSampler. ``data.streaming=true``:
+each split is a stream (`pipeline.build_stream`) split by rank here, read and prepared on the
+fly; training then needs ``trainer.max_steps`` (a stream has no length to schedule the LR by).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -16,9 +24,13 @@ from torch.utils.data import DataLoader
 from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
-from whisper_exp.data.errors import DropCounter
-from whisper_exp.data.features import FeatureStore, LogMelSettings
-from whisper_exp.data.pipeline import SpeechSplit, build_split
+from whisper_exp.data.batching import LengthGroupedSampler
+from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
+from whisper_exp.data.packing import PackedSplit
+from whisper_exp.data.pipeline import SpeechSplit, build_split, build_stream
+from whisper_exp.data.sources import ReadContext
+from whisper_exp.data.streaming import EpochDataLoader, StreamingSpeechSplit
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +44,7 @@ class SpeechDataModule(L.LightningDataModule):
         self,
         data: DataConfig,
         *,
-        extractor: WhisperFeatureExtractor,
+        extractor: WhisperFeatureExtractor | Featurizer,
         labeller: Callable[[str], list[int]],
         collate: Callable,
         max_label_tokens: int,
@@ -47,34 +59,102 @@ class SpeechDataModule(L.LightningDataModule):
         self.max_label_tokens = max_label_tokens
         self.seed = seed
         self.drops = DropCounter()
-        self.store = (FeatureStore(Path(cache_dir) / "features", LogMelSettings.from_extractor(extractor),
+        self.context = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
+                                   stream_shards=data.stream_shards)
+        self.store = (FeatureStore(Path(cache_dir) / "features", as_featurizer(extractor).settings,
                                    data.features.dtype) if data.features.cache else None)
         self.splits: dict[str, SpeechSplit] = {}
+        self.streams: dict[str, StreamingSpeechSplit] = {}
+        self.packed: PackedSplit | None = None
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
 
     def split(self, name: str) -> SpeechSplit:
-        """The prepared split `name`, built on first use."""
+        """The eagerly prepared split `name`, built on first use."""
         if name not in self.splits:
             self.splits[name] = build_split(
                 self.data, name, extractor=self.extractor, labeller=self.labeller,
-                max_label_tokens=self.max_label_tokens, store=self.store, seed=self.seed, drops=self.drops)
+                max_label_tokens=self.max_label_tokens, store=self.store, seed=self.seed, drops=self.drops,
+                ctx=self.context)
             prepared = self.splits[name]
             log.info("%s: %d samples, %.1f min of audio", name, len(prepared), prepared.audio_seconds() / 60)
             self.drops.log_summary(f"data ({name})")
         return self.splits[name]
 
+    def stream(self, name: str) -> StreamingSpeechSplit:
+        """The streaming split `name` for this process's rank, built on first use."""
+        if name not in self.streams:
+            rank, world_size = self._rank()
+            self.streams[name] = build_stream(
+                self.data, name, extractor=self.extractor, labeller=self.labeller,
+                max_label_tokens=self.max_label_tokens, seed=self.seed, drops=self.drops, rank=rank,
+                world_size=world_size, ctx=self.context)
+            log.info("%s: streaming (rank %d of %d)", name, rank, world_size)
+        return self.streams[name]
+
     def setup(self, stage: str | None = None) -> None:
-        """Prepare the splits the stage needs."""
+        """Prepare the splits the stage needs (streams are only opened here, read when iterated)."""
         needed = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}
+        trainer = getattr(self, "trainer", None)
+        if self.data.streaming and stage in (None, "fit") and trainer is not None and trainer.max_steps <= 0:
+            raise DataError("data.streaming=true: a stream has no length, so set trainer.max_steps=N (and validate "
+                            "by steps: trainer.val_check_interval=N trainer.check_val_every_n_epoch=null)")
         for name in needed.get(stage or "fit", SPLITS):
-            self.split(name)
+            self.stream(name) if self.data.streaming else self.split(name)
+
+    def train_summary(self) -> dict[str, Any]:
+        """Training-set size for summary.json.
+
+        Streaming: the subset size asked for (data.train_samples, clips before filtering) or None,
+        and no hours — a stream's size is not known before it has been read.
+        """
+        if self.data.streaming:
+            return {"train_samples": self.data.train_samples, "train_hours": None, "streaming": True}
+        train = self.splits.get("train")
+        return {"train_samples": len(train) if train is not None else 0,
+                "train_hours": train.audio_seconds() / 3600 if train is not None else 0.0, "streaming": False}
 
     def _loader(self, name: str, batch_size: int, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(self.split(name), batch_size=batch_size, shuffle=shuffle, generator=generator,
+        if self.data.streaming:
+            # Workers are restarted each epoch so that they see the new epoch (EpochDataLoader).
+            return EpochDataLoader(self.stream(name), batch_size=batch_size, collate_fn=self.collate,
+                                   num_workers=self.data.num_workers, persistent_workers=False)
+        if shuffle and self.data.group_by_length:
+            rank, world_size = self._rank()
+            sampler = LengthGroupedSampler(self.split(name).durations, batch_size, self.seed, num_replicas=world_size,
+                                           rank=rank, group_batches=self.data.length_group_batches)
+            return DataLoader(self.split(name), batch_size=batch_size, sampler=sampler, collate_fn=self.collate,
+                              num_workers=self.data.num_workers, persistent_workers=self.data.num_workers > 0)
+        if not shuffle:
+            # Evaluation in order of decreasing duration: a batch's clips (and so their transcripts) are of
+            # similar length, so batched generation wastes fewer steps on finished sequences. Scores do
+            # not depend on order (predictions are matched by id).
+            durations = self.split(name).durations
+            order = sorted(range(len(durations)), key=lambda i: -durations[i])
+            return DataLoader(self.split(name), batch_size=batch_size, sampler=order, collate_fn=self.collate,
+                              num_workers=self.data.num_workers, persistent_workers=self.data.num_workers > 0)
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.split(name), batch_size=batch_size, shuffle=True, generator=generator,
                           collate_fn=self.collate, num_workers=self.data.num_workers,
                           persistent_workers=self.data.num_workers > 0)
 
+    def packed_train(self) -> PackedSplit:
+        """The training split packed into 30-second windows (data.packing), built once."""
+        if self.packed is None:
+            self.packed = PackedSplit(self.split("train"), self.labeller, self.data.packing,
+                                      max_label_tokens=self.max_label_tokens, seed=self.seed)
+        return self.packed
+
     def train_dataloader(self) -> DataLoader:
+        if self.data.packing.enabled:
+            generator = torch.Generator().manual_seed(self.seed)
+            return DataLoader(self.packed_train(), batch_size=self.data.batch_size, shuffle=True, generator=generator,
+                              collate_fn=self.collate, num_workers=self.data.num_workers,
+                              persistent_workers=self.data.num_workers > 0)
         return self._loader("train", self.data.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

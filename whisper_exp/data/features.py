@@ -6,6 +6,10 @@ extractor clamps log-mels at max - 8 and maps x → (x + 4) / 4; silence is log1
 We therefore store only the frames that carry audio (about 6× less for 5 s clips) and rebuild
 the padded 3000-frame input exactly (`pad_features`). The store is a folder of ``.npy`` files
 keyed by the audio's identity and the extractor settings, shared by all runs on the machine.
+CTC models (wav2vec2 / WavLM / HuBERT) take the raw waveform instead: `WaveformFeaturizer` stores
+the (optionally zero-mean unit-variance normalised) samples, and the batch is padded dynamically
+(data.collate.CTCCollator). The pipeline only sees a `Featurizer` — features plus the settings that
+key its store — so it needs no model branch; a WhisperFeatureExtractor is wrapped as `LogMelFeaturizer`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from transformers import WhisperFeatureExtractor
+from transformers import Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
 
-from whisper_exp.data.audio import AudioRef
+from whisper_exp.data.audio import AudioRef, split_zip_path
 
 # Bump when the way features are computed changes, so old cache entries are not reused.
 FEATURE_FORMAT_VERSION = 1
@@ -42,6 +47,8 @@ class LogMelSettings:
     hop_length: int
     n_frames: int
     format_version: int = FEATURE_FORMAT_VERSION
+    # Prefix of the store folder (a class constant: not part of the hashed settings).
+    kind: ClassVar[str] = "logmel"
 
     @classmethod
     def from_extractor(cls, extractor: WhisperFeatureExtractor) -> LogMelSettings:
@@ -52,6 +59,72 @@ class LogMelSettings:
     def key(self) -> str:
         """A short stable hash of the settings (the store's folder name)."""
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class WaveformSettings:
+    """What a stored waveform depends on besides the audio: rate and per-clip normalisation."""
+
+    sampling_rate: int
+    do_normalize: bool
+    format_version: int = FEATURE_FORMAT_VERSION
+    kind: ClassVar[str] = "waveform"
+
+    def key(self) -> str:
+        """A short stable hash of the settings (the store's folder name)."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class StoreSettings(Protocol):
+    """Settings that key a FeatureStore folder."""
+
+    kind: ClassVar[str]
+
+    def key(self) -> str:
+        """A short stable hash of the settings."""
+        ...
+
+
+class Featurizer(Protocol):
+    """Audio (float32, model rate) → stored features (time-major), and the settings keying their store."""
+
+    settings: StoreSettings
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """Features of one clip."""
+        ...
+
+
+class LogMelFeaturizer:
+    """Whisper log-mels (`compute_features`) for one WhisperFeatureExtractor."""
+
+    def __init__(self, extractor: WhisperFeatureExtractor) -> None:
+        self.extractor = extractor
+        self.settings = LogMelSettings.from_extractor(extractor)
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        return compute_features(self.extractor, audio)
+
+
+class WaveformFeaturizer:
+    """The raw waveform as a CTC model's feature extractor prepares one clip (normalised when it normalises)."""
+
+    def __init__(self, extractor: Wav2Vec2FeatureExtractor) -> None:
+        self.extractor = extractor
+        self.settings = WaveformSettings(sampling_rate=extractor.sampling_rate, do_normalize=extractor.do_normalize)
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        values = self.extractor(audio, sampling_rate=self.extractor.sampling_rate, return_tensors="np").input_values
+        return np.ascontiguousarray(values[0], dtype=np.float32)
+
+
+def as_featurizer(extractor: Any) -> Featurizer:
+    """A Featurizer as is; a WhisperFeatureExtractor wrapped as LogMelFeaturizer."""
+    if isinstance(extractor, WhisperFeatureExtractor):
+        return LogMelFeaturizer(extractor)
+    if callable(extractor) and hasattr(extractor, "settings"):
+        return extractor
+    raise TypeError(f"expected a WhisperFeatureExtractor or a Featurizer, got {type(extractor).__name__}")
 
 
 def padding_floor(frames: np.ndarray) -> float:
@@ -76,22 +149,31 @@ def pad_features(frames: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def audio_identity(ref: AudioRef) -> str:
-    """A key that changes when the audio changes: path + size + mtime, or a hash of the bytes."""
+    """A key that changes when the audio changes: path + size + mtime, or a hash of the bytes.
+
+    For a member of a zip archive: the archive's path, size and mtime plus the member name.
+    """
     if ref.data is not None:
         return "bytes:" + hashlib.sha1(ref.data).hexdigest()
-    stat = os.stat(ref.path)  # type: ignore[arg-type]
-    return f"file:{os.path.abspath(ref.path)}:{stat.st_size}:{stat.st_mtime_ns}"  # type: ignore[arg-type]
+    assert ref.path is not None
+    in_zip = split_zip_path(ref.path)
+    if in_zip is not None:
+        archive, member = in_zip
+        stat = os.stat(archive)
+        return f"zip:{os.path.abspath(archive)}:{member}:{stat.st_size}:{stat.st_mtime_ns}"
+    stat = os.stat(ref.path)
+    return f"file:{os.path.abspath(ref.path)}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 class FeatureStore:
-    """A folder of per-clip log-mel arrays for one set of extractor settings."""
+    """A folder of per-clip feature arrays (log-mels, waveforms) for one set of featurizer settings."""
 
-    def __init__(self, root: str | Path, settings: LogMelSettings, dtype: str = "float32") -> None:
+    def __init__(self, root: str | Path, settings: StoreSettings, dtype: str = "float32") -> None:
         if dtype not in STORE_DTYPES:
             raise ValueError(f"data.features.dtype must be one of {sorted(STORE_DTYPES)}, got {dtype!r}")
         self.settings = settings
         self.dtype = STORE_DTYPES[dtype]
-        self.folder = Path(root) / f"logmel-{settings.key()}-{dtype}"
+        self.folder = Path(root) / f"{settings.kind}-{settings.key()}-{dtype}"
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, ref: AudioRef) -> Path:

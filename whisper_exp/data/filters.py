@@ -1,17 +1,16 @@
-"""Sample filters that run before feature extraction, each drop counted per reason.
+"""Sample filters that run before feature extraction, each drop counted per reason (by the caller).
 
 * empty or whitespace-only transcripts,
-* duration outside [min_duration_s, max_duration_s] (Whisper sees at most 30 s),
+* duration outside [min_duration_s, max_duration_s] (Whisper sees at most 30 s), when the source
+  knows it; clips whose duration is only known once decoded are checked again after decoding,
 * label sequences longer than the decoder allows (Whisper: 448 positions).
+* transcripts with no label at all (CTC: nothing left in the vocabulary after normalisation).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from whisper_exp.data.errors import DropCounter
 
 
 @dataclass(frozen=True)
@@ -34,29 +33,8 @@ def filter_reason(
             return f"shorter than {settings.min_duration_s} s"
         if duration > settings.max_duration_s:
             return f"longer than {settings.max_duration_s} s"
+    if label_length == 0:  # a CTC labeller found no in-vocabulary character
+        return "no label tokens (no vocabulary character after normalisation)"
     if label_length > settings.max_label_tokens:
         return f"label longer than {settings.max_label_tokens} tokens"
     return None
-
-
-def apply_filters(
-    texts: Sequence[str],
-    durations: Sequence[float],
-    ids: Sequence[str],
-    sources: Sequence[str],
-    labeller: Callable[[str], list[int]],
-    settings: FilterSettings,
-    drops: DropCounter,
-) -> tuple[list[int], list[list[int]]]:
-    """Indices of kept samples and their label ids; drops are recorded in `drops`."""
-    kept: list[int] = []
-    labels: list[list[int]] = []
-    for index, (text, duration, sample_id, source) in enumerate(zip(texts, durations, ids, sources, strict=True)):
-        ids_for_text = labeller(text) if text.strip() else []
-        reason = filter_reason(text, float(duration), len(ids_for_text), settings)
-        if reason is not None:
-            drops.drop(source, reason, sample_id)
-            continue
-        kept.append(index)
-        labels.append(ids_for_text)
-    return kept, labels

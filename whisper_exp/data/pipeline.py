@@ -1,33 +1,48 @@
-"""One split, end to end: read sources → filter → (train) nested subset → features → dataset.
+"""One split, end to end: read sources → harmonise → mix → filter → subset → features.
 
-Features are computed eagerly, once, before training starts, so a corrupt file is reported
-(or skipped and counted) up front rather than mid-epoch, and every later epoch and run reads
-the stored log-mels.
+Two paths, chosen by ``data.streaming``:
+
+* **eager** (`build_split`, default): the split's index is read up front, cheap filters run on
+  it (empty text, known duration, label length), a deterministic subset is taken, then log-mels
+  are computed once per clip and kept in the FeatureStore (reused by later epochs and runs). A
+  corrupt file is reported (or skipped and counted) before training starts.
+* **streaming** (`build_stream` → `streaming.StreamingSpeechSplit`): nothing is read up front;
+  each rank reads its own shard, decodes, filters and computes features on the fly.
+
+Subsets (``data.train_samples=N``) are nested for a fixed seed: eagerly, the first N usable
+clips of a seeded permutation (so 250 ⊂ 500 ⊂ 1000); streaming, the first N clips of a seeded
+buffer shuffle of the stream — also nested, but not the same clips as the eager subset.
+``data.validation_samples`` / ``data.test_samples`` cap each evaluation source the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, concatenate_datasets
+from datasets import Dataset, IterableDataset
+from datasets.distributed import split_dataset_by_node
 from torch.utils.data import Dataset as TorchDataset
 from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
-from whisper_exp.data.audio import AudioError, AudioRef, load_audio
+from whisper_exp.data.audio import AudioError, AudioRef, audio_duration, load_audio
 from whisper_exp.data.errors import DataError, DropCounter
-from whisper_exp.data.features import FeatureStore, compute_features
-from whisper_exp.data.filters import FilterSettings, apply_filters
-from whisper_exp.data.sources import read_source
+from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
+from whisper_exp.data.filters import FilterSettings, filter_reason
+from whisper_exp.data.mixing import combine
+from whisper_exp.data.sources import ReadContext, read_source
+from whisper_exp.data.streaming import StreamingSpeechSplit
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 10.0
+EVAL_CAPS = {"validation": "validation_samples", "test": "test_samples"}
 
 
 @dataclass
@@ -55,7 +70,7 @@ class SpeechSplit(TorchDataset):
 
     def __getitem__(self, index: int) -> dict:
         return {"features": self.features(index), "labels": self.labels[index], "text": self.texts[index],
-                "id": self.ids[index], "source": self.sources[index]}
+                "id": self.ids[index], "source": self.sources[index], "duration": self.durations[index]}
 
     def audio_seconds(self) -> float:
         """Total audio duration of the split."""
@@ -70,90 +85,255 @@ def nested_subset(n_items: int, n_wanted: int | None, seed: int) -> list[int]:
     """
     if n_wanted is None or n_wanted >= n_items:
         if n_wanted is not None and n_wanted > n_items:
-            log.warning("data.train_samples=%d but only %d usable training samples: using all", n_wanted, n_items)
+            log.warning("asked for %d samples but only %d are usable: using all", n_wanted, n_items)
         return list(range(n_items))
     order = np.random.default_rng(seed).permutation(n_items)
     return sorted(int(i) for i in order[:n_wanted])
 
 
-def read_split(data: DataConfig, split: str, drops: DropCounter) -> Dataset:
-    """Read and concatenate every source that provides `split`."""
-    parts = [read_source(name, source, source.splits[split], data.on_error, drops)
-             for name, source in data.sources.items() if split in source.splits]
-    if not parts:
+@dataclass(frozen=True)
+class PreparedClip:
+    """Log-mels of one clip: in memory (`frames`) or in the store (`path`), and its duration."""
+
+    frames: np.ndarray | None
+    path: Path | None
+    seconds: float
+    computed: bool
+
+
+@dataclass
+class ClipPreparer:
+    """Decode → duration bounds → features (log-mels, waveform) for one clip; faults and drops go to a DropCounter."""
+
+    data: DataConfig
+    # The model's features: a Featurizer, or a WhisperFeatureExtractor (log-mels).
+    extractor: WhisperFeatureExtractor | Featurizer
+    store: FeatureStore | None = None
+
+    def __post_init__(self) -> None:
+        self.featurize = as_featurizer(self.extractor)
+
+    def duration_reason(self, seconds: float) -> str | None:
+        """Why a decoded clip of `seconds` must be dropped, or None."""
+        if seconds < self.data.min_duration_s:
+            return f"shorter than {self.data.min_duration_s} s"
+        if seconds > self.data.max_duration_s:
+            return f"longer than {self.data.max_duration_s} s"
+        return None
+
+    def __call__(self, audio: dict, source: str, sample_id: str, drops: DropCounter,
+                 known_seconds: float | None = None) -> PreparedClip | None:
+        """The clip's features, or None when it is dropped (counted in `drops`).
+
+        Frames already in the store are not recomputed; the duration bounds still apply to them
+        (from `known_seconds`, or the audio header when the source did not know the duration).
+        """
+        ref = AudioRef.from_datasets(audio)
+        try:
+            path = self.store.path_for(ref) if self.store is not None else None
+            cached = path is not None and path.exists()
+            if cached and (known_seconds is None or math.isnan(known_seconds)):
+                known_seconds = audio_duration(ref)
+        except (OSError, AudioError) as err:
+            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {ref.label}: {err}")
+            return None
+        if cached:
+            assert known_seconds is not None
+            reason = self.duration_reason(known_seconds)
+            if reason is not None:
+                drops.drop(source, reason, sample_id)
+                return None
+            return PreparedClip(None, path, known_seconds, computed=False)
+        try:
+            samples = load_audio(ref, self.data.sampling_rate)
+        except AudioError as err:
+            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {err}")
+            return None
+        seconds = len(samples) / self.data.sampling_rate
+        reason = self.duration_reason(seconds)
+        if reason is not None:
+            drops.drop(source, reason, sample_id)
+            return None
+        frames = self.featurize(samples)
+        if self.store is not None and path is not None:
+            self.store.save(path, frames)
+            return PreparedClip(None, path, seconds, computed=True)
+        return PreparedClip(frames, None, seconds, computed=True)
+
+
+def read_sources(data: DataConfig, split: str, ctx: ReadContext) -> dict[str, Dataset | IterableDataset]:
+    """Each source's table for `split` (sources without that split are left out)."""
+    tables = {name: read_source(name, source, source.splits[split], ctx)
+              for name, source in data.sources.items() if split in source.splits}
+    if not tables:
         raise DataError(f"no source of data group {data.name!r} provides a {split!r} split")
-    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    return tables
 
 
-def _prepare_features(
-    table: Dataset, rows: list[int], extractor: WhisperFeatureExtractor, store: FeatureStore | None,
-    data: DataConfig, drops: DropCounter, split: str,
-) -> tuple[list[int], list[str], list[np.ndarray]]:
-    """Compute missing features for `rows`; returns rows kept and their feature paths / arrays."""
-    kept, paths, arrays = [], [], []
+def read_split(data: DataConfig, split: str, drops: DropCounter, ctx: ReadContext | None = None) -> Dataset:
+    """The eager (non-streaming) table of `split`, all sources mixed."""
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=False, stream_shards=data.stream_shards)
+    table = combine(read_sources(data, split, ctx), split, data.mix)
+    assert isinstance(table, Dataset)
+    return table
+
+
+@dataclass
+class _Walk:
+    """Rows to consider in order, and how many usable ones to keep (None: all)."""
+
+    order: list[int]
+    wanted: int | None
+
+
+def _walks(sources: list[str], data: DataConfig, split: str, seed: int) -> list[_Walk]:
+    """The training subset walks one seeded permutation of all rows; capped evaluation splits walk
+    one seeded permutation per source; otherwise every row is taken in table order."""
+    rows = list(range(len(sources)))
+    if split == "train" and data.train_samples is not None:
+        return [_Walk([int(i) for i in np.random.default_rng(seed).permutation(len(rows))], data.train_samples)]
+    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    if cap is None:
+        return [_Walk(rows, None)]
+    by_source: dict[str, list[int]] = {}
+    for row in rows:
+        by_source.setdefault(sources[row], []).append(row)
+    return [_Walk([group[int(i)] for i in np.random.default_rng(seed).permutation(len(group))], cap)
+            for group in by_source.values()]
+
+
+@dataclass
+class _Kept:
+    """What the eager path keeps of one row."""
+
+    labels: list[int]
+    clip: PreparedClip
+
+
+def _take(table: Dataset, walk: _Walk, labeller: Callable[[str], list[int]], settings: FilterSettings,
+          prepare: ClipPreparer, drops: DropCounter, split: str) -> dict[int, _Kept]:
+    """Filter, decode and featurise rows in walk order until `walk.wanted` are kept."""
+    texts, ids, sources, durations = table["text"], table["id"], table["source"], table["duration"]
+    kept: dict[int, _Kept] = {}
     started = last_report = time.monotonic()
     computed = 0
-    for done, row in enumerate(rows, start=1):
-        record = table[row]
-        ref = AudioRef.from_datasets(record["audio"])
-        path = store.path_for(ref) if store is not None else None
-        if path is None or not path.exists():
-            try:
-                audio = load_audio(ref, data.sampling_rate)
-            except AudioError as err:
-                drops.fault(data.on_error, record["source"], "unreadable audio", f"{record['id']}: {err}")
-                continue
-            seconds = len(audio) / data.sampling_rate
-            if seconds > data.max_duration_s:
-                drops.drop(record["source"], f"longer than {data.max_duration_s} s", record["id"])
-                continue
-            frames = compute_features(extractor, audio)
-            computed += 1
-            if store is not None and path is not None:
-                store.save(path, frames)
-            else:
-                arrays.append(frames)
-        kept.append(row)
-        if path is not None:
-            paths.append(str(path))
+    kept_ids: set[str] = set()
+    for done, row in enumerate(walk.order, start=1):
+        if walk.wanted is not None and len(kept) >= walk.wanted:
+            break
+        if walk.wanted is not None and ids[row] in kept_ids:
+            continue  # a subset counts distinct clips (interleaving may oversample a source)
+        text = texts[row] or ""
+        known = float("nan") if durations[row] is None else float(durations[row])
+        labels = labeller(text) if text.strip() else []
+        reason = filter_reason(text, known, len(labels), settings)
+        if reason is not None:
+            drops.drop(sources[row], reason, ids[row])
+            continue
+        clip = prepare(table[row]["audio"], sources[row], ids[row], drops, known)
+        if clip is None:
+            continue
+        computed += clip.computed
+        kept[row] = _Kept(labels, clip)
+        kept_ids.add(ids[row])
         now = time.monotonic()
         if now - last_report > PROGRESS_EVERY_S:
-            log.info("%s: features %d/%d (%.1f clips/s)", split, done, len(rows), computed / (now - started))
+            log.info("%s: features %d/%d (%.1f clips/s)", split, done, len(walk.order), computed / (now - started))
             last_report = now
+    if walk.wanted is not None and len(kept) < walk.wanted:
+        log.warning("%s: asked for %d samples but only %d are usable: using all", split, walk.wanted, len(kept))
     if computed:
         log.info("%s: computed log-mels for %d clips in %.1f s (%d reused from cache)", split, computed,
                  time.monotonic() - started, len(kept) - computed)
-    return kept, paths, arrays
+    return kept
 
 
 def build_split(
     data: DataConfig,
     split: str,
     *,
-    extractor: WhisperFeatureExtractor,
+    extractor: WhisperFeatureExtractor | Featurizer,
     labeller: Callable[[str], list[int]],
     max_label_tokens: int,
     store: FeatureStore | None,
     seed: int,
     drops: DropCounter,
+    ctx: ReadContext | None = None,
 ) -> SpeechSplit:
-    """Prepare split `split` ("train", "validation" or "test") for training or evaluation."""
-    table = read_split(data, split, drops)
+    """Prepare split `split` ("train", "validation" or "test") eagerly (see module doc).
+
+    Rows are considered lazily: a subset of N only filters, decodes and featurises until N
+    usable clips are found, however large the corpus.
+    """
+    table = read_split(data, split, drops, ctx)
     settings = FilterSettings(data.min_duration_s, data.max_duration_s, max_label_tokens)
-    durations = [float("nan") if d is None else float(d) for d in table["duration"]]
-    rows, labels = apply_filters(table["text"], durations, table["id"], table["source"], labeller, settings, drops)
+    prepare = ClipPreparer(data, extractor, store)
+    kept: dict[int, _Kept] = {}
+    for walk in _walks(table["source"], data, split, seed):
+        kept.update(_take(table, walk, labeller, settings, prepare, drops, split))
     if split == "train" and data.train_samples is not None:
-        chosen = nested_subset(len(rows), data.train_samples, seed)
-        rows, labels = [rows[i] for i in chosen], [labels[i] for i in chosen]
-        log.info("train: nested subset of %d samples (seed %d)", len(rows), seed)
-    kept, paths, arrays = _prepare_features(table, rows, extractor, store, data, drops, split)
-    label_of = dict(zip(rows, labels, strict=True))
+        log.info("train: nested subset of %d samples (first usable ones of a permutation seeded %d)", len(kept), seed)
     if not kept:
         raise DataError(f"split {split!r} of data {data.name!r} has no usable samples after filtering "
                         f"(dropped: {drops.as_dict()})")
+    rows = sorted(kept)
     texts, ids, sources = table["text"], table["id"], table["source"]
     return SpeechSplit(
-        name=split, ids=[ids[r] for r in kept], texts=[texts[r] for r in kept],
-        sources=[sources[r] for r in kept], durations=[durations[r] for r in kept],
-        labels=[label_of[r] for r in kept], feature_paths=paths, in_memory=arrays, store=store,
+        name=split, ids=[ids[r] for r in rows], texts=[texts[r] for r in rows],
+        sources=[sources[r] for r in rows], durations=[kept[r].clip.seconds for r in rows],
+        labels=[kept[r].labels for r in rows],
+        feature_paths=[str(kept[r].clip.path) for r in rows if kept[r].clip.path is not None],
+        in_memory=[kept[r].clip.frames for r in rows if kept[r].clip.frames is not None],
+        store=store,
     )
+
+
+def _as_stream(table: Dataset | IterableDataset, shards: int) -> IterableDataset:
+    if isinstance(table, IterableDataset):
+        return table
+    return table.to_iterable_dataset(num_shards=max(1, min(shards, len(table))))
+
+
+def build_stream(
+    data: DataConfig,
+    split: str,
+    *,
+    extractor: WhisperFeatureExtractor | Featurizer,
+    labeller: Callable[[str], list[int]],
+    max_label_tokens: int,
+    seed: int,
+    drops: DropCounter,
+    rank: int = 0,
+    world_size: int = 1,
+    ctx: ReadContext | None = None,
+) -> StreamingSpeechSplit:
+    """Prepare split `split` for streaming on rank `rank` of `world_size` (see module doc)."""
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards)
+    tables = {name: _as_stream(table, data.stream_shards) for name, table in read_sources(data, split, ctx).items()}
+    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    if cap is not None:
+        tables = {name: table.shuffle(seed=seed, buffer_size=data.shuffle_buffer).take(cap)
+                  for name, table in tables.items()}
+    stream = combine(tables, split, data.mix)
+    assert isinstance(stream, IterableDataset)
+    reshuffle = None
+    if split == "train":
+        stream = stream.shuffle(seed=seed, buffer_size=data.shuffle_buffer)
+        if data.train_samples is not None:
+            # A fixed subset: its order is reshuffled per epoch by the wrapper, never its content.
+            stream = stream.take(data.train_samples)
+            reshuffle = min(data.shuffle_buffer, data.train_samples)
+            log.warning("streaming: the training subset is the first %d clips of a seeded buffer shuffle "
+                        "(seed %d, buffer %d): nested for a fixed seed, but not the same clips as with "
+                        "data.streaming=false", data.train_samples, seed, data.shuffle_buffer)
+    # A `take` must be split by examples: split by shards, each shard would take its own first N.
+    taken = cap is not None or (split == "train" and data.train_samples is not None)
+    stream = split_dataset_by_node(stream, rank=rank, world_size=world_size,
+                                   strategy="examples" if taken and world_size > 1 else "auto")
+    return StreamingSpeechSplit(
+        name=split, stream=stream, prepare=ClipPreparer(data, extractor, None), labeller=labeller,
+        settings=FilterSettings(data.min_duration_s, data.max_duration_s, max_label_tokens), drops=drops,
+        seed=seed, reshuffle_buffer=reshuffle, epoch_reshuffles_stream=split == "train" and reshuffle is None,
+    )
+
+

@@ -26,12 +26,23 @@ FEATURES = Features(
 )
 
 
+# The same columns with audio as a plain struct: what `map` and `from_dict` may produce without
+# `datasets` encoding audio (encoding imports torchcodec); cast to FEATURES afterwards.
+PLAIN_FEATURES = Features(
+    {name: ({"bytes": Value("binary"), "path": Value("string")} if name == "audio" else feature)
+     for name, feature in FEATURES.items()}
+)
+
+
 def dataset_from_records(records: dict[str, list]) -> Dataset:
     """Build a schema-conformant Dataset from column lists (audio as {"path", "bytes"} dicts).
 
     The audio column is cast rather than encoded: `datasets` would otherwise import torchcodec.
     """
-    plain = Features({name: feature for name, feature in FEATURES.items() if name != "audio"})
-    plain["audio"] = {"bytes": Value("binary"), "path": Value("string")}
-    ds = Dataset.from_dict({name: records[name] for name in COLUMNS}, features=plain)
+    ds = Dataset.from_dict({name: records[name] for name in COLUMNS}, features=PLAIN_FEATURES)
     return ds.cast_column("audio", Audio(decode=False))
+
+
+def empty_records() -> dict[str, list]:
+    """Column lists for `dataset_from_records`, one per schema column."""
+    return {name: [] for name in COLUMNS}

@@ -76,8 +76,10 @@ def _dropout_kwargs(cfg: ModelConfig) -> dict[str, float]:
     return values
 
 
-def _from_dir(directory: str, cfg: ModelConfig) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
-    model = WhisperForConditionalGeneration.from_pretrained(directory, dtype=torch.float32, **_dropout_kwargs(cfg))
+def _from_dir(directory: str, cfg: ModelConfig, extra: dict | None = None
+              ) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
+    kwargs = {"dtype": torch.float32, **_dropout_kwargs(cfg), **(extra or {})}
+    model = WhisperForConditionalGeneration.from_pretrained(directory, **kwargs)
     processor = WhisperProcessor.from_pretrained(directory)
     return model, processor
 
@@ -117,17 +119,26 @@ def _ckpt_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -
     return _base_weights(cfg, resolve_source(replace(cfg, checkpoint=None, source="auto")), cache_dir)
 
 
-def load_whisper(cfg: ModelConfig, cache_dir: str | Path) -> LoadedWhisper:
-    """Load model + processor as configured; dropout and generation settings applied."""
-    cache_dir = Path(cache_dir)
-    source = resolve_source(cfg)
+def open_checkpoint(cfg: ModelConfig) -> tuple[Path | None, dict | None]:
+    """`model.checkpoint` as a path (checked to exist), and its contents when it is a run's Lightning .ckpt
+    (fine-tuned weights on top of the base it records)."""
     checkpoint = Path(cfg.checkpoint).expanduser() if cfg.checkpoint else None
     if checkpoint is not None and not checkpoint.exists():
         raise ModelLoadError(f"model.checkpoint={checkpoint} does not exist")
-    ckpt = None
     if checkpoint is not None and checkpoint.is_file() and checkpoint.suffix == ".ckpt":
-        # A run's Lightning checkpoint: fine-tuned weights on top of the base it records.
-        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        return checkpoint, torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return checkpoint, None
+
+
+def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | None = None) -> LoadedWhisper:
+    """Load model + processor as configured; dropout and generation settings applied.
+
+    load_kwargs: extra `from_pretrained` arguments from the finetune group (8-bit quantisation).
+    """
+    cache_dir = Path(cache_dir)
+    source = resolve_source(cfg)
+    checkpoint, ckpt = open_checkpoint(cfg)
+    if ckpt is not None:
         location, description = _ckpt_base(ckpt, checkpoint, cfg, cache_dir)
     elif source == "local":
         if checkpoint is None:
@@ -136,24 +147,30 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path) -> LoadedWhisper:
     else:
         location, description = _base_weights(cfg, source, cache_dir)
     try:
-        model, processor = _from_dir(location, cfg)
+        model, processor = _from_dir(location, cfg, load_kwargs)
     except OSError as err:
         raise ModelLoadError(f"cannot load {location}: {err}\n{_offline_alternatives()}") from err
     if ckpt is not None:
-        _load_lightning_weights(model, ckpt["state_dict"], checkpoint)
+        model = _load_lightning_weights(model, ckpt, checkpoint)
         description = f"{description} + fine-tuned weights {checkpoint}"
     configure_generation(model, cfg)
     log.info("model weights: %s", description)
     return LoadedWhisper(model=model, processor=processor, source=description, base_path=location)
 
 
-def _load_lightning_weights(model: torch.nn.Module, state: dict, ckpt: Path) -> None:
+def _load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path) -> torch.nn.Module:
     prefix = LIGHTNING_STATE_PREFIX
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    lora = checkpoint.get(CHECKPOINT_META_KEY, {}).get("lora")
+    if lora:  # a LoRA run (adapters only, or all weights): rebuild its adapters, load them, merge them in
+        from whisper_exp.finetune.lora import load_merged
+
+        return load_merged(model, lora, weights, str(ckpt))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [k for k in missing if k != "proj_out.weight"]  # tied to the token embedding
     if missing or unexpected:
         raise ModelLoadError(f"{ckpt} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model
 
 
 def configure_generation(model: WhisperForConditionalGeneration, cfg: ModelConfig) -> None:

@@ -43,12 +43,18 @@ class EvalAccumulator:
         parts: list[EvalAccumulator | None] = [None] * dist.get_world_size()
         dist.all_gather_object(parts, self)
         merged = EvalAccumulator()
+        seen: set[str] = set()
         for part in parts:
             assert part is not None
-            merged.predictions += part.predictions
-            merged.references += part.references
-            merged.sources += part.sources
-            merged.ids += part.ids
+            # DistributedSampler pads the last round with repeated items: score every utterance once.
+            for i, item_id in enumerate(part.ids):
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                merged.predictions.append(part.predictions[i])
+                merged.references.append(part.references[i])
+                merged.sources.append(part.sources[i])
+                merged.ids.append(item_id)
             merged.loss_sum += part.loss_sum
             merged.loss_count += part.loss_count
         return merged
@@ -81,6 +87,10 @@ class ASRTask(L.LightningModule):
     def transcribe(self, batch: dict) -> list[str]:
         """Decoded text for each item of a batch."""
 
+    def speed_stats(self) -> dict:
+        """Counters of speed features (caches) for summary.json; empty when none is on."""
+        return {}
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.compute_loss(batch)
         if not torch.isfinite(loss):
@@ -88,15 +98,19 @@ class ASRTask(L.LightningModule):
                 f"training loss is {loss.item()} at step {self.global_step}: lower the learning rate "
                 f"(optimizer.lr, now {self.optimizer_cfg.lr:.3g}) or enable gradient clipping")
         size = len(batch["ids"])
-        self.train_samples_seen += size
+        self.train_samples_seen += int(batch.get("n_utterances", size))
         self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
         return loss
 
+    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+        """Teacher-forced loss and decoded text of an eval batch; families may share work between the two."""
+        return self.compute_loss(batch), self.transcribe(batch)
+
     def _eval_step(self, batch: dict) -> None:
-        loss = self.compute_loss(batch)
+        loss, texts = self.loss_and_transcribe(batch)
         self.accumulator.loss_sum += float(loss) * len(batch["ids"])
         self.accumulator.loss_count += len(batch["ids"])
-        self.accumulator.predictions += self.transcribe(batch)
+        self.accumulator.predictions += texts
         self.accumulator.references += batch["texts"]
         self.accumulator.sources += batch["sources"]
         self.accumulator.ids += batch["ids"]

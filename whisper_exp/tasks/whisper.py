@@ -6,9 +6,11 @@ import copy
 
 import torch
 from transformers import PreTrainedTokenizerBase, WhisperForConditionalGeneration
+from transformers.modeling_outputs import BaseModelOutput
 
 from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
 from whisper_exp.metrics.wer import Normaliser
+from whisper_exp.models.encoder_cache import EncoderOutputCache, encoder_suffix
 from whisper_exp.tasks.base import ASRTask
 
 
@@ -25,6 +27,7 @@ class WhisperTask(ASRTask):
         english_only: bool,
         normaliser: Normaliser,
         checkpoint_meta: dict | None = None,
+        encoder_cache: EncoderOutputCache | None = None,
     ) -> None:
         super().__init__(model, optimizer, normaliser, generation.log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
@@ -33,18 +36,40 @@ class WhisperTask(ASRTask):
         self.generation_config.max_length = None
         self.generation_config.max_new_tokens = generation.max_new_tokens
         self.generation_config.num_beams = generation.num_beams
+        self.encoder_cache = encoder_cache
         self.generate_kwargs: dict = {}
         if not english_only:
             self.generate_kwargs.update(language=generation.language, task=generation.task)
 
+    def encode(self, features: torch.Tensor) -> BaseModelOutput:
+        """Encoder outputs; with the cache, the frozen prefix is read from disk and only the rest runs."""
+        encoder = self.model.get_encoder()
+        if self.encoder_cache is None:
+            return encoder(features)
+        hidden = self.encoder_cache.prefix_outputs(features)
+        return BaseModelOutput(last_hidden_state=encoder_suffix(encoder, hidden, self.encoder_cache.depth))
+
     def compute_loss(self, batch: dict) -> torch.Tensor:
-        return self.model(input_features=batch["input_features"], labels=batch["labels"]).loss
+        if self.encoder_cache is None:
+            return self.model(input_features=batch["input_features"], labels=batch["labels"]).loss
+        return self.model(encoder_outputs=self.encode(batch["input_features"]), labels=batch["labels"]).loss
+
+    def speed_stats(self) -> dict:
+        return {"encoder_cache": self.encoder_cache.stats()} if self.encoder_cache is not None else {}
 
     @torch.no_grad()
-    def transcribe(self, batch: dict) -> list[str]:
+    def transcribe(self, batch: dict, encoder_outputs: BaseModelOutput | None = None) -> list[str]:
         features = batch["input_features"]
         # Whisper inputs are never padded within the 30 s window, so every frame is attended.
         mask = torch.ones(features.shape[0], features.shape[-1], dtype=torch.long, device=features.device)
+        extra = {"encoder_outputs": encoder_outputs} if encoder_outputs is not None else {}
         tokens = self.model.generate(features, attention_mask=mask, generation_config=self.generation_config,
-                                     use_cache=True, **self.generate_kwargs)
+                                     use_cache=True, **self.generate_kwargs, **extra)
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+
+    @torch.no_grad()
+    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+        """One encoder pass serves both the eval loss and generation (the encoder is most of the cost)."""
+        encoder_outputs = self.encode(batch["input_features"])
+        loss = self.model(encoder_outputs=encoder_outputs, labels=batch["labels"]).loss
+        return loss, self.transcribe(batch, encoder_outputs=encoder_outputs)

@@ -3,6 +3,11 @@
 W&B `mode: auto` goes online only when credentials exist (WANDB_API_KEY, or an api.wandb.ai
 entry written by `wandb login` in ~/.netrc) and WANDB_MODE is not set to something else;
 otherwise it runs offline into the run dir and says how to upload it later.
+
+Sweeps: the jobs of one Hydra multirun share a W&B group named after the sweep (unless
+`logger.group` is set on the command line), each run is named by its number and overrides, and
+every run is tagged with model, data, finetune mode and LR. Under DDP only rank 0 creates a W&B
+run or writes CSV (Lightning's loggers are rank-zero only), and only rank 0 logs the offline hint.
 """
 
 from __future__ import annotations
@@ -10,16 +15,65 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 
 from whisper_exp.config.schema import LoggerConfig
 
 log = logging.getLogger(__name__)
 
 WANDB_HOST = "api.wandb.ai"
+# W&B limits: 64 characters per tag, 128 per run name and group.
+MAX_TAG = 64
+MAX_NAME = 128
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """Where a job sits in a Hydra multirun: the sweep's dir, its job number, its own overrides."""
+
+    sweep_dir: str
+    number: int
+    overrides: tuple[str, ...]
+
+    @property
+    def sweep_name(self) -> str:
+        """The sweep's identity: its dir's last two parts (<date>/<time>_<task>), unique per sweep."""
+        return "/".join(Path(self.sweep_dir).parts[-2:])
+
+    @property
+    def run_name(self) -> str:
+        """Job number and overrides, e.g. '3: optimizer.lr=1e-05 finetune.frozen_layers=2'."""
+        return f"{self.number}: {' '.join(self.overrides)}"[:MAX_NAME]
+
+
+def current_sweep() -> SweepJob | None:
+    """This job's place in a Hydra multirun, or None for a single run (or outside Hydra)."""
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    if hydra.mode != RunMode.MULTIRUN:
+        return None
+    return SweepJob(sweep_dir=str(hydra.sweep.dir), number=int(hydra.job.num), overrides=tuple(hydra.overrides.task))
+
+
+def run_tags(tags: list[str], finetune_mode: str, lr: float) -> list[str]:
+    """The configured tags (model, data, finetune preset, …) + the finetune mode and the LR, deduplicated."""
+    merged = [*tags, finetune_mode, f"lr={lr:.3g}"]
+    return list(dict.fromkeys(tag[:MAX_TAG] for tag in merged if tag))
+
+
+def run_group(cfg: LoggerConfig, sweep: SweepJob | None) -> str | None:
+    """logger.group, except in a sweep where it was not set on the command line: the sweep's name."""
+    if sweep is None or any(o.startswith("logger.group=") for o in sweep.overrides):
+        return cfg.group
+    return sweep.sweep_name[:MAX_NAME]
 
 
 def wandb_credentials_present() -> bool:
@@ -42,19 +96,24 @@ def wandb_mode(cfg: LoggerConfig) -> str:
 
 
 def build_logger(
-    cfg: LoggerConfig, run_dir: Path, *, run_name: str, tags: list[str], config: dict[str, Any]
+    cfg: LoggerConfig, run_dir: Path, *, run_name: str, tags: list[str], config: dict[str, Any],
+    sweep: SweepJob | None = None,
 ) -> Logger | None:
-    """The configured logger (None for `logger=none`), with the resolved config attached."""
+    """The configured logger (None for `logger=none`), with the resolved config attached.
+
+    `sweep` (see current_sweep) names the run after its job and groups it with its sweep.
+    """
     if cfg.name == "none":
         return None
     if cfg.name == "csv":
         logger: Logger = CSVLogger(save_dir=str(run_dir), name="csv", version="")
     else:
         mode = wandb_mode(cfg)
-        logger = WandbLogger(project=cfg.project, entity=cfg.entity, group=cfg.group, name=run_name, tags=tags,
+        logger = WandbLogger(project=cfg.project, entity=cfg.entity, group=run_group(cfg, sweep),
+                             name=sweep.run_name if sweep is not None else run_name, tags=tags,
                              save_dir=str(run_dir), mode=mode, log_model=cfg.log_model)
         if mode == "offline":
-            log.info("W&B is offline (no credentials found). Upload this run later with: wandb sync %s",
-                     run_dir / "wandb" / "offline-run-*")
+            rank_zero_info(f"W&B is offline (no credentials found). Upload this run later with: wandb sync "
+                           f"{run_dir / 'wandb' / 'offline-run-*'}")
     logger.log_hyperparams(config)
     return logger

@@ -1,30 +1,73 @@
-"""Corpus readers. Each returns one split of one source in the common schema (data.schema)."""
+"""Corpus readers. Each returns one split of one source in the common schema (data.schema).
+
+A reader is registered in READERS under its `kind` and called as
+``reader(source_name, source_cfg, source_split, context)``. It returns a `datasets.Dataset`
+(local, manifest and IMDA corpora are indexed eagerly: that is where missing files and bad rows
+are found), or an `IterableDataset` when the hub reader streams. A `+` in the source's split
+name ("train+validation") reads each part and concatenates them, for every kind.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from datasets import Dataset
+from datasets import Dataset, IterableDataset, concatenate_datasets
 
 from whisper_exp.config.schema import SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.sources.hub import read_hub
+from whisper_exp.data.sources.imda_nsc import read_imda_nsc
 from whisper_exp.data.sources.local import read_audiofolder
+from whisper_exp.data.sources.manifest import read_manifest
 
-SourceReader = Callable[[str, SourceConfig, str, str, DropCounter], Dataset]
+
+@dataclass
+class ReadContext:
+    """What every reader needs besides its own config: fault policy, drop counts, streaming."""
+
+    on_error: str = "raise"
+    drops: DropCounter = field(default_factory=DropCounter)
+    streaming: bool = False
+    stream_shards: int = 8
+    # Per-data-module memo (e.g. the IMDA index, read once for all three splits).
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
-def _read_local(name: str, cfg: SourceConfig, split: str, on_error: str, drops: DropCounter) -> Dataset:
+SourceReader = Callable[[str, SourceConfig, str, ReadContext], Dataset | IterableDataset]
+
+
+def _read_local(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
     if not cfg.path:
         raise DataError(f"[{name}] no path: set data.sources.{name}.path (or data.path for data=local)")
-    return read_audiofolder(name, cfg.path, split, text_column=cfg.text_column, on_error=on_error, drops=drops)
+    return read_audiofolder(name, cfg.path, split, text_column=cfg.text_column, on_error=ctx.on_error,
+                            drops=ctx.drops)
 
 
-READERS: dict[str, SourceReader] = {"local": _read_local}
+def _read_hub(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset | IterableDataset:
+    return read_hub(name, cfg, split, streaming=ctx.streaming, stream_shards=ctx.stream_shards)
 
 
-def read_source(name: str, cfg: SourceConfig, split: str, on_error: str, drops: DropCounter) -> Dataset:
-    """Read split `split` (a name from the source's own splits mapping) of source `name`."""
+def _read_manifest(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
+    return read_manifest(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops)
+
+
+def _read_imda(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
+    return read_imda_nsc(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops, memo=ctx.memo)
+
+
+READERS: dict[str, SourceReader] = {"local": _read_local, "hub": _read_hub, "manifest": _read_manifest,
+                                    "imda_nsc": _read_imda}
+
+
+def read_source(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset | IterableDataset:
+    """Read split `split` (the source's own split name; `a+b` concatenates) of source `name`."""
     reader = READERS.get(cfg.kind)
     if reader is None:
         raise DataError(f"data.sources.{name}.kind={cfg.kind!r} is unknown; choose one of {sorted(READERS)}")
-    return reader(name, cfg, split, on_error, drops)
+    parts = [part.strip() for part in split.split("+")]
+    if not all(parts):
+        raise DataError(f"[{name}] split {split!r} has an empty part; write e.g. 'train+validation'")
+    tables = [reader(name, cfg, part, ctx) for part in parts]
+    return tables[0] if len(tables) == 1 else concatenate_datasets(tables)
