@@ -86,18 +86,27 @@ def normaliser_kind(run: RunConfig) -> str:
 def build_components(run: RunConfig) -> Components:
     """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
     parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
+    if parts.finetune.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     if run.trainer.compile:
         compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
     return parts
+
+
+def _checkpoint_meta(run: RunConfig, loaded: LoadedWhisper | LoadedCTC) -> dict[str, Any]:
+    """What every checkpoint records so it can be evaluated alone: the base weights, and the LoRA settings
+    that let it rebuild and merge its adapters (models.loading)."""
+    meta: dict[str, Any] = {"base_weights": loaded.base_path, "model_source": loaded.source}
+    if run.finetune.lora.enabled:
+        meta["lora"] = settings_record(run.finetune.lora)
+    return meta
 
 
 def build_whisper_components(run: RunConfig) -> Components:
     """Whisper / distil-whisper: log-mel features, Whisper labels, generation."""
     loaded = load_whisper(run.model, run.cache_dir, load_kwargs=finetune_load_kwargs(run.finetune))
     tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing)
-    meta = {"base_weights": loaded.base_path, "model_source": loaded.source}
-    if run.finetune.lora.enabled:  # lets a .ckpt of this run rebuild and merge its adapters (models.loading)
-        meta["lora"] = settings_record(run.finetune.lora)
+    meta = _checkpoint_meta(run, loaded)
     tokenizer = loaded.processor.tokenizer
     labeller = WhisperLabeller(tokenizer, english_only=run.model.english_only, language=run.model.language,
                                task=run.model.task, leading_space=run.data.label_leading_space)
@@ -113,8 +122,6 @@ def build_whisper_components(run: RunConfig) -> Components:
                        english_only=run.model.english_only, normaliser=normaliser, checkpoint_meta=meta,
                        encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
                                                          run.finetune.frozen_layers, run.cache_dir))
-    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
-        task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
 
 
@@ -126,9 +133,7 @@ def build_ctc_components(run: RunConfig) -> Components:
                       load_kwargs=finetune_load_kwargs(run.finetune))
     tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing,
                            family="ctc")
-    meta = {"base_weights": loaded.base_path, "model_source": loaded.source, VOCAB_META_KEY: loaded.vocab}
-    if run.finetune.lora.enabled:
-        meta["lora"] = settings_record(run.finetune.lora)
+    meta = {**_checkpoint_meta(run, loaded), VOCAB_META_KEY: loaded.vocab}
     tokenizer, extractor = loaded.processor.tokenizer, loaded.processor.feature_extractor
     datamodule = SpeechDataModule(
         run.data, extractor=WaveformFeaturizer(extractor), labeller=CtcLabeller(tokenizer, run.model.ctc.vocab),
@@ -137,8 +142,6 @@ def build_ctc_components(run: RunConfig) -> Components:
     task = CTCTask(loaded.model, tokenizer, optimizer=run.optimizer,
                    normaliser=build_normaliser(normaliser_kind(run)), log_examples=run.generation.log_examples,
                    checkpoint_meta=meta)
-    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
-        task.strict_loading = False
     return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
 
 
@@ -158,8 +161,7 @@ def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
         **parts.counts.as_dict(),
         **parts.datamodule.train_summary(),
         "lr": run.optimizer.lr, "lr_source": run.optimizer.lr_source, "precision": run.trainer.precision,
-        "dropped_samples": parts.datamodule.drops.as_dict(), **parts.task.speed_stats(),
-        "environment": _environment(),
+        "dropped_samples": parts.datamodule.drops.as_dict(), "environment": _environment(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
@@ -329,7 +331,7 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         train_samples_per_s=throughput.samples_per_second, train_audio_seconds=throughput.audio_seconds,
         first_step_after_s=throughput.first_step_after_s,
         train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
-        examples=task.examples.get("test", []),
+        examples=task.examples.get("test", []), **task.speed_stats(),
     )
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
@@ -364,7 +366,8 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     summary = {
         **_base_summary(parts, cfg), "val_wer": val.wer, "val_cer": val.cer, "wer": test.wer, "cer": test.cer,
         "wer_ortho": test.wer_ortho, "test_utterances": test.n_utterances, "wer_per_source": test.per_source,
-        "examples": parts.task.examples.get("test", []), "wall_s": time.perf_counter() - started,
+        "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
+        "wall_s": time.perf_counter() - started,
     }
     if trainer.is_global_zero:
         write_summary(run_dir, summary)

@@ -99,14 +99,10 @@ class _StepClock:
         self.audio: list[float] = []
         self.end = 0.0
 
-    def mark(self, utterances: int = 0, audio_seconds: float = 0.0) -> None:
+    def mark(self, utterances: int, audio_seconds: float) -> None:
         self.starts.append(time.perf_counter())
         self.utterances.append(utterances)
         self.audio.append(audio_seconds)
-
-    def rate(self, warmup: int, batch: int) -> float:
-        steps = len(self.starts) - warmup
-        return steps * batch / (self.end - self.starts[warmup])
 
     def rates(self, first: int, stop: int | None = None) -> tuple[float, float]:
         """(utterances/s, audio-s/s) over steps first..stop-1."""
@@ -234,10 +230,12 @@ def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
     if args.mode == "frozen":
         model.model.encoder.requires_grad_(False)
     clock = _StepClock()
+    # The peer's batches are not visible to a callback: each step counts the mean clip duration.
+    batch_audio = args.batch * _audio_seconds(rows) / len(rows)
 
     class Clock(TrainerCallback):
         def on_step_begin(self, *a: Any, **k: Any) -> None:
-            clock.mark()
+            clock.mark(args.batch, batch_audio)
 
         def on_step_end(self, *a: Any, **k: Any) -> None:
             clock.end = time.perf_counter()
@@ -245,9 +243,8 @@ def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
     trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=_peer_collate,
                              callbacks=[Clock()])
     trainer.train()
-    rate = clock.rate(args.warmup, args.batch)
-    return {"samples_per_s": rate, "audio_s_per_s": rate * _audio_seconds(rows) / len(rows),
-            "peak_rss_mb": _peak_rss_mb()}
+    rate, audio_rate = clock.rates(args.warmup)
+    return {"samples_per_s": rate, "audio_s_per_s": audio_rate, "peak_rss_mb": _peak_rss_mb()}
 
 
 def worker_flops(args: argparse.Namespace) -> dict[str, Any]:

@@ -118,29 +118,29 @@ class SpeechDataModule(L.LightningDataModule):
         return {"train_samples": len(train) if train is not None else 0,
                 "train_hours": train.audio_seconds() / 3600 if train is not None else 0.0, "streaming": False}
 
+    def _dataloader(self, dataset: Any, batch_size: int, **order: Any) -> DataLoader:
+        """A DataLoader over prepared items with this module's collate and workers; `order`: shuffle or sampler."""
+        return DataLoader(dataset, batch_size=batch_size, collate_fn=self.collate, num_workers=self.data.num_workers,
+                          persistent_workers=self.data.num_workers > 0, **order)
+
     def _loader(self, name: str, batch_size: int, shuffle: bool) -> DataLoader:
         if self.data.streaming:
             # Workers are restarted each epoch so that they see the new epoch (EpochDataLoader).
             return EpochDataLoader(self.stream(name), batch_size=batch_size, collate_fn=self.collate,
                                    num_workers=self.data.num_workers, persistent_workers=False)
-        if shuffle and self.data.group_by_length:
-            rank, world_size = self._rank()
-            sampler = LengthGroupedSampler(self.split(name).durations, batch_size, self.seed, num_replicas=world_size,
-                                           rank=rank, group_batches=self.data.length_group_batches)
-            return DataLoader(self.split(name), batch_size=batch_size, sampler=sampler, collate_fn=self.collate,
-                              num_workers=self.data.num_workers, persistent_workers=self.data.num_workers > 0)
+        split = self.split(name)
         if not shuffle:
             # Evaluation in order of decreasing duration: a batch's clips (and so their transcripts) are of
             # similar length, so batched generation wastes fewer steps on finished sequences. Scores do
             # not depend on order (predictions are matched by id).
-            durations = self.split(name).durations
-            order = sorted(range(len(durations)), key=lambda i: -durations[i])
-            return DataLoader(self.split(name), batch_size=batch_size, sampler=order, collate_fn=self.collate,
-                              num_workers=self.data.num_workers, persistent_workers=self.data.num_workers > 0)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.split(name), batch_size=batch_size, shuffle=True, generator=generator,
-                          collate_fn=self.collate, num_workers=self.data.num_workers,
-                          persistent_workers=self.data.num_workers > 0)
+            order = sorted(range(len(split)), key=lambda i: -split.durations[i])
+            return self._dataloader(split, batch_size, sampler=order)
+        if self.data.group_by_length:
+            rank, world_size = self._rank()
+            return self._dataloader(split, batch_size, sampler=LengthGroupedSampler(
+                split.durations, batch_size, self.seed, num_replicas=world_size, rank=rank,
+                group_batches=self.data.length_group_batches))
+        return self._dataloader(split, batch_size, shuffle=True, generator=torch.Generator().manual_seed(self.seed))
 
     def packed_train(self) -> PackedSplit:
         """The training split packed into 30-second windows (data.packing), built once."""
@@ -151,10 +151,8 @@ class SpeechDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.data.packing.enabled:
-            generator = torch.Generator().manual_seed(self.seed)
-            return DataLoader(self.packed_train(), batch_size=self.data.batch_size, shuffle=True, generator=generator,
-                              collate_fn=self.collate, num_workers=self.data.num_workers,
-                              persistent_workers=self.data.num_workers > 0)
+            return self._dataloader(self.packed_train(), self.data.batch_size, shuffle=True,
+                                    generator=torch.Generator().manual_seed(self.seed))
         return self._loader("train", self.data.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

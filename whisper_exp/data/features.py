@@ -185,6 +185,10 @@ class FeatureStore:
         """Load stored frames as float32 (time-major)."""
         return np.load(path).astype(np.float32, copy=False)
 
+    def frame_count(self, path: Path) -> int:
+        """Number of stored frames (read from the .npy header; the data is memory-mapped, not loaded)."""
+        return int(np.load(path, mmap_mode="r").shape[0])
+
     def save(self, path: Path, frames: np.ndarray) -> None:
         """Store frames atomically (write a temp file, then rename), so readers never see half a file."""
         path.parent.mkdir(parents=True, exist_ok=True)

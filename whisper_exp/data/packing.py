@@ -82,7 +82,7 @@ class PackedSplit(TorchDataset):
         self.split = split
         self.gap_frames = round(settings.gap_seconds * FRAMES_PER_SECOND)
         self.max_frames = round(settings.max_seconds * FRAMES_PER_SECOND)
-        frame_counts = [len(split.features(i)) for i in range(len(split))]
+        frame_counts = [split.frame_count(i) for i in range(len(split))]
         order = np.random.default_rng(seed).permutation(len(split)).tolist()
         self.windows = plan_windows(frame_counts, split.texts, order, labeller, max_frames=self.max_frames,
                                     gap_frames=self.gap_frames, max_label_tokens=max_label_tokens)

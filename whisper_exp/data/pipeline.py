@@ -68,6 +68,12 @@ class SpeechSplit(TorchDataset):
             return self.store.load(Path(self.feature_paths[index]))
         return self.in_memory[index]
 
+    def frame_count(self, index: int) -> int:
+        """Number of stored frames of item `index` (the stored array's header only, no data read)."""
+        if self.store is not None:
+            return self.store.frame_count(Path(self.feature_paths[index]))
+        return len(self.in_memory[index])
+
     def __getitem__(self, index: int) -> dict:
         return {"features": self.features(index), "labels": self.labels[index], "text": self.texts[index],
                 "id": self.ids[index], "source": self.sources[index], "duration": self.durations[index]}

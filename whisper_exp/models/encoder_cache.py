@@ -29,6 +29,7 @@ from torch import nn
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from whisper_exp.config.schema import EncoderCacheSettings
+from whisper_exp.finetune.freezing import resolve_frozen_layers
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def build_encoder_cache(model: nn.Module, settings: EncoderCacheSettings, frozen
     if not settings.enabled:
         return None
     encoder = model.get_encoder()
-    depth = len(encoder.layers) if frozen_layers == "all" else int(frozen_layers)
+    depth = resolve_frozen_layers(frozen_layers, len(encoder.layers))
     cache = EncoderOutputCache(Path(cache_dir) / ENCODER_CACHE_DIRNAME, encoder, depth, settings.dtype)
     if getattr(encoder, "dropout", 0.0) or getattr(encoder.config, "encoder_layerdrop", 0.0):
         log.warning("encoder cache: the frozen prefix is cached without dropout/layerdrop (deterministic outputs)")
