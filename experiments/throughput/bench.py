@@ -7,7 +7,7 @@ shows in the spread instead of biasing one side. Printed per mode: samples/s, au
 matmul peak measured in the same run.
 
 The peer is the library's own `Seq2SeqTrainer` configured equivalently (same batch size, LR, schedule,
-clipping, fp32, features precomputed before timing as its speech-recognition recipe does, labels
+clipping, precision, features precomputed before timing as its speech-recognition recipe does, labels
 identical to ours); the data collator is ours because the library ships none for speech seq2seq.
 """
 
@@ -31,6 +31,8 @@ MODES = ("full", "frozen", "packed", "eval")
 # The peer has no packing: packed training is compared with the peer's full fine-tuning.
 PEER_MODE = {"packed": "full"}
 SYSTEMS = ("ours", "peer")
+# --precision / --peer-precision: fp32, or bf16 autocast over fp32 weights (AVX512-BF16 on this CPU).
+LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -84,7 +86,8 @@ def _ours_components(args: argparse.Namespace, data_dir: Path, overrides: list[s
         cfg = compose(config_name="config", overrides=[
             "model=tiny.en", "data=local", f"data.path={data_dir}", f"data.batch_size={args.batch}",
             f"data.eval_batch_size={args.batch}", "logger=none", "trainer.enable_progress_bar=false",
-            "trainer.baseline_eval=false", "trainer.precision=32-true", "trainer.max_epochs=null",
+            "trainer.baseline_eval=false", f"trainer.precision={LIGHTNING_PRECISION[args.precision]}",
+            "trainer.max_epochs=null",
             f"paths.output_dir={args.workdir}/run", *overrides])
     run = validate_config(cfg)
     return run, build_components(run)
@@ -210,7 +213,8 @@ def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
                   per_device_eval_batch_size=args.batch, learning_rate=3.75e-5, warmup_steps=0.1,
                   lr_scheduler_type="linear", max_grad_norm=1.0, max_steps=steps, save_strategy="no",
                   report_to="none", use_cpu=True, dataloader_num_workers=0, remove_unused_columns=False,
-                  logging_steps=1000, predict_with_generate=True, generation_max_length=225, seed=42)
+                  logging_steps=1000, predict_with_generate=True, generation_max_length=225, seed=42,
+                  bf16=args.precision == "bf16")
     training_args = Seq2SeqTrainingArguments(**common)
     if args.mode == "eval":
         _, _, rows = _subset(1, args.eval_clips, Path(args.workdir) / "data")
@@ -266,17 +270,20 @@ def worker_flops(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker_peak(args: argparse.Namespace) -> dict[str, Any]:
-    """fp32 matmul GFLOP/s with the benchmark's thread count (best of a few repeats)."""
+    """Matmul GFLOP/s in fp32 and bf16 with the benchmark's thread count (best of a few repeats each)."""
     import torch
 
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    best = 0.0
-    for _ in range(8):
-        started = time.perf_counter()
-        for _ in range(4):
-            torch.mm(a, b)
-        best = max(best, 4 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9)
-    return {"gflops": best}
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        best = 0.0
+        for _ in range(8):
+            started = time.perf_counter()
+            for _ in range(4):
+                torch.mm(a, b)
+            best = max(best, 4 * 2 * 2048**3 / (time.perf_counter() - started) / 1e9)
+        peaks[name] = best
+    return peaks
 
 
 WORKERS = {"ours": worker_ours, "peer": worker_peer, "flops": worker_flops, "peak": worker_peak}
@@ -291,7 +298,8 @@ def _spawn(args: argparse.Namespace, system: str, mode: str) -> dict[str, Any]:
                    "--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
                    "--eval-clips", str(args.eval_clips), "--threads", str(args.threads),
                    "--packed-clips", str(args.packed_clips),
-                   "--cache-dir", args.cache_dir, "--label-tokens", str(args.label_tokens)]
+                   "--cache-dir", args.cache_dir, "--label-tokens", str(args.label_tokens),
+                   "--precision", args.peer_precision if system == "peer" else args.precision]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -309,7 +317,7 @@ def _pairs(results: dict[tuple[str, str], list[dict[str, Any]]], mode: str) -> l
 
 
 def orchestrate(args: argparse.Namespace) -> None:
-    peak_before = _spawn(args, "peak", "full")["gflops"]
+    peak_before = _spawn(args, "peak", "full")
     flops_full = _spawn(args, "flops", "full")["flops_per_sample"]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     peer_modes = {PEER_MODE.get(m, m) for m in args.modes}
@@ -324,9 +332,11 @@ def orchestrate(args: argparse.Namespace) -> None:
                 rate = outcome.get("samples_per_s", outcome.get("clips_per_s"))
                 print(f"rep {rep} {mode:6s} {system:4s} {rate:6.2f}/s  audio {outcome['audio_s_per_s']:6.2f} s/s  "
                       f"rss {outcome['peak_rss_mb']:.0f} MB", flush=True)
-    peak_after = _spawn(args, "peak", "full")["gflops"]
-    peak = max(peak_before, peak_after)
-    print(f"\nfp32 matmul peak ({args.threads} threads): {peak_before:.0f} GFLOP/s before, {peak_after:.0f} after")
+    peak_after = _spawn(args, "peak", "full")
+    peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
+    print(f"\nmatmul peak ({args.threads} threads), GFLOP/s before / after: "
+          + ", ".join(f"{name} {peak_before[name]:.0f} / {peak_after[name]:.0f}" for name in peak))
+    print(f"precision: ours {args.precision}, peer {args.peer_precision}")
     print(f"batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up (frozen: 2nd epoch of "
           f"{args.steps} steps; packed: windows from {args.packed_clips} clips), eval {args.eval_clips} clips, "
           f"{args.reps} repetitions (A/B order alternated)\n")
@@ -343,8 +353,9 @@ def orchestrate(args: argparse.Namespace) -> None:
             rss = statistics.median(r["peak_rss_mb"] for r in runs)
             # FLOPs are counted for full fine-tuning only: cached/packed runs skip or reshape work.
             achieved = statistics.median(rates) * flops_full / 1e9 if mode == "full" else float("nan")
+            precision = args.precision if system == "ours" else args.peer_precision
             print(f"{mode:7s} {system:6s} {_stats(rates)}   {_stats(audio)} {rss:7.0f} {achieved:8.1f} "
-                  f"{100 * achieved / peak:6.1f}")
+                  f"{100 * achieved / peak[precision]:6.1f}")
         if mode not in args.modes:
             continue
         ratio_key = "audio_s_per_s" if mode == "packed" else key
@@ -357,8 +368,9 @@ def orchestrate(args: argparse.Namespace) -> None:
             print(f"frozen  ours first epoch (filling the cache): {first:.2f} utt/s; cache on disk "
                   f"{statistics.median(o['cache_disk_mb'] for o in ours):.1f} MB")
         if mode == "eval":
-            same = all(o["texts"] == p["texts"] for o, p in _pairs(results, mode))
-            print(f"eval    transcripts identical to the peer's greedy decoding: {same}")
+            same = [sum(a == b for a, b in zip(o["texts"], p["texts"], strict=True)) for o, p in _pairs(results, mode)]
+            print(f"eval    transcripts identical to the peer's greedy decoding, per pair: "
+                  f"{', '.join(f'{n}/{args.eval_clips}' for n in same)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -371,6 +383,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-clips", type=int, default=48)
     parser.add_argument("--packed-clips", type=int, default=440, help="train clips packed for mode 'packed'")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=sorted(LIGHTNING_PRECISION), default="fp32",
+                        help="ours: 32-true or bf16-mixed; the peer: fp32 or bf16=True")
+    parser.add_argument("--peer-precision", choices=sorted(LIGHTNING_PRECISION), default=None,
+                        help="the peer's precision when it differs from --precision")
     parser.add_argument("--label-tokens", type=int, default=24, help="label length for the FLOP count")
     parser.add_argument("--cache-dir", default=os.environ.get("WHISPER_EXP_CACHE",
                                                               str(Path.home() / ".cache" / "whisper_exp")))
@@ -378,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.peer_precision = args.peer_precision or args.precision
     if args.worker:
         _set_threads(args.threads)
         print(json.dumps(WORKERS[args.worker](args)))

@@ -1,0 +1,57 @@
+"""WhisperTask's evaluation pass: one encoder pass and one cross-attention projection serve both the eval
+loss and greedy generation, with exactly the loss and transcripts of the separate calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
+from whisper_exp.metrics.wer import build_normaliser
+from whisper_exp.tasks.whisper import WhisperTask
+
+
+def _task(model_dir: Path, num_beams: int) -> WhisperTask:
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration.from_pretrained(model_dir)
+    processor = WhisperProcessor.from_pretrained(model_dir)
+    task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
+                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams), english_only=True,
+                       normaliser=build_normaliser("basic", None))
+    return task.eval()
+
+
+def _batch() -> dict:
+    generator = torch.Generator().manual_seed(5)
+    return {"input_features": torch.randn(3, 80, 3000, generator=generator),
+            "labels": torch.tensor([[50362, 400, 500, 50256], [50362, 600, 50256, -100], [50362, 50256, -100, -100]])}
+
+
+def _count_cross_projections(model: WhisperForConditionalGeneration) -> list[int]:
+    """A counter of calls to the first decoder layer's cross-attention key projection."""
+    calls = [0]
+    layer = model.get_decoder().layers[0].encoder_attn.k_proj
+    layer.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+@pytest.mark.parametrize("num_beams", [1, 2])
+def test_eval_pass_matches_separate_loss_and_generation(random_whisper_dir: Path, num_beams: int) -> None:
+    task = _task(random_whisper_dir, num_beams)
+    batch = _batch()
+    with torch.no_grad():
+        expected_loss = task.compute_loss(batch)
+    expected_texts = task.transcribe(batch)
+    assert any(text.strip() for text in expected_texts)  # the random model does generate something
+
+    calls = _count_cross_projections(task.model)
+    loss, texts = task.loss_and_transcribe(batch)
+
+    assert torch.equal(loss, expected_loss)
+    assert texts == expected_texts
+    # Greedy: the loss pass projects the encoder outputs once and generation reuses them; beam search
+    # (batch expanded per beam) projects its own.
+    assert calls[0] == (1 if num_beams == 1 else 2)
