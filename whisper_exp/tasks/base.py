@@ -158,4 +158,7 @@ class ASRTask(L.LightningModule):
         checkpoint[CHECKPOINT_META_KEY] = self.checkpoint_meta
 
     def configure_optimizers(self) -> dict:
-        return build_optimizer(self.model, self.optimizer_cfg, int(self.trainer.estimated_stepping_batches))
+        trainer = self.trainer
+        clipped_mixed = str(trainer.precision).endswith("-mixed") and bool(trainer.gradient_clip_val)
+        return build_optimizer(self.model, self.optimizer_cfg, int(trainer.estimated_stepping_batches),
+                               fused_allowed=not clipped_mixed)

@@ -36,12 +36,21 @@ def warmup_steps(cfg: OptimizerConfig, total_steps: int) -> int:
     return max(0, min(int(steps), total_steps))
 
 
-def build_optimizer(model: torch.nn.Module, cfg: OptimizerConfig, total_steps: int) -> dict[str, Any]:
-    """Lightning's optimizer config: optimiser + per-step scheduler, logging the LR used."""
+def build_optimizer(model: torch.nn.Module, cfg: OptimizerConfig, total_steps: int,
+                    fused_allowed: bool = True) -> dict[str, Any]:
+    """Lightning's optimizer config: optimiser + per-step scheduler, logging the LR used.
+
+    fused_allowed=False (mixed precision with gradient clipping: Lightning refuses to clip for optimisers
+    that unscale gradients inside `step`, which fused ones do) turns `fused: true` into `foreach: true`.
+    """
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("no trainable parameters: the finetune preset froze everything")
     weight_decay = float(cfg.optimizer.get("weight_decay", 0.0))
-    optimizer = instantiate(cfg.optimizer)(parameter_groups(model, weight_decay, list(cfg.no_decay)))
+    overrides: dict[str, Any] = {}
+    if cfg.optimizer.get("fused") and not fused_allowed:
+        overrides = {"fused": None, "foreach": True}
+        log.info("optimizer: foreach instead of fused (mixed precision with gradient clipping)")
+    optimizer = instantiate(cfg.optimizer, **overrides)(parameter_groups(model, weight_decay, list(cfg.no_decay)))
     warmup = warmup_steps(cfg, total_steps)
     scheduler = instantiate(cfg.scheduler)(optimizer=optimizer, num_warmup_steps=warmup,
                                            num_training_steps=total_steps)
