@@ -71,6 +71,11 @@ def _audio_seconds(rows: list[dict[str, str]]) -> float:
     return sum(sf.info(str(DEMO / r["file_name"])).duration for r in rows)
 
 
+def _precision(args: argparse.Namespace, system: str) -> str:
+    """The precision `system` runs at: --peer-precision for the peer, --precision otherwise."""
+    return args.peer_precision if system == "peer" else args.precision
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -299,7 +304,7 @@ def _spawn(args: argparse.Namespace, system: str, mode: str) -> dict[str, Any]:
                    "--eval-clips", str(args.eval_clips), "--threads", str(args.threads),
                    "--packed-clips", str(args.packed_clips),
                    "--cache-dir", args.cache_dir, "--label-tokens", str(args.label_tokens),
-                   "--precision", args.peer_precision if system == "peer" else args.precision]
+                   "--precision", _precision(args, system)]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -353,9 +358,8 @@ def orchestrate(args: argparse.Namespace) -> None:
             rss = statistics.median(r["peak_rss_mb"] for r in runs)
             # FLOPs are counted for full fine-tuning only: cached/packed runs skip or reshape work.
             achieved = statistics.median(rates) * flops_full / 1e9 if mode == "full" else float("nan")
-            precision = args.precision if system == "ours" else args.peer_precision
             print(f"{mode:7s} {system:6s} {_stats(rates)}   {_stats(audio)} {rss:7.0f} {achieved:8.1f} "
-                  f"{100 * achieved / peak[precision]:6.1f}")
+                  f"{100 * achieved / peak[_precision(args, system)]:6.1f}")
         if mode not in args.modes:
             continue
         ratio_key = "audio_s_per_s" if mode == "packed" else key

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from run_helpers import tiny_run_overrides
 
 from whisper_exp.run import run_training
 
@@ -16,13 +17,8 @@ from whisper_exp.run import run_training
 def test_optimizer_kind_follows_precision_and_clipping(compose_config, random_whisper_dir: Path, demo_subset: Path,
                                                       precision: str, clip: float, fused: bool,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    cfg = compose_config(f"model.checkpoint={random_whisper_dir}", "data=local", f"data.path={demo_subset}",
-                         "logger=none", "trainer.max_steps=2", "trainer.max_epochs=null",
-                         f"trainer.precision={precision}", f"trainer.gradient_clip_val={clip}",
-                         "trainer.val_check_interval=50", "trainer.check_val_every_n_epoch=null",
-                         "trainer.baseline_eval=false", "trainer.enable_progress_bar=false", "export.enabled=false",
-                         "trainer.limit_test_batches=1", "data.batch_size=2", "data.eval_batch_size=2",
-                         "generation.max_new_tokens=2")
+    cfg = compose_config(*tiny_run_overrides(random_whisper_dir, demo_subset, steps=2), "logger=none",
+                         f"trainer.precision={precision}", f"trainer.gradient_clip_val={clip}")
     with caplog.at_level("INFO", logger="whisper_exp.training.optim"):
         run_training(cfg)
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
