@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 import whisper_exp  # noqa: F401  (registers config resolvers)
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

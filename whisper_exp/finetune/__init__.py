@@ -1,6 +1,6 @@
 """What is trained: applies the finetune group to a loaded model and counts parameters.
 
-Presets (conf/finetune/): `full`; `freeze_encoder`; `freeze_encoder_layers` (finetune.frozen_layers=N:
+Presets (whisper_exp/conf/finetune/): `full`; `freeze_encoder`; `freeze_encoder_layers` (finetune.frozen_layers=N:
 conv stem, positional embedding and the first N encoder layers frozen); `freeze_decoder`; `lora`
 (PEFT adapters on a frozen base); `lora_8bit` (the same on bitsandbytes int8 weights, CUDA only).
 Activation checkpointing is applied afterwards, only to layers that still train.

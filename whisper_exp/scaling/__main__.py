@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--predict-hours", type=_numbers, default=(), help="training-set sizes in hours (10,100)")
     predict.add_argument("--predict-samples", type=_numbers, default=(), help="training-set sizes in utterances")
     predict.add_argument("--predict-model", type=_names, default=(),
-                         help="model names from conf/model/ (medium,large-v3) or parameter counts (2e9)")
+                         help="model names from whisper_exp/conf/model/ (medium,large-v3) or parameter counts (2e9)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, help=f"output dir (default: {DEFAULT_OUT}/<date>_<time>)")
     output.add_argument("--wandb-log", choices=WANDB_MODES, default="auto",

@@ -1,4 +1,4 @@
-"""Model sizes for predictions, read from the model config group (conf/model/<name>.yaml `params`).
+"""Model sizes for predictions, read from the model config group (whisper_exp/conf/model/<name>.yaml `params`).
 
 The model configs are the one source of truth for a checkpoint's parameter count; runs record the
 same number in summary.json as `model_params_card`.
@@ -16,7 +16,7 @@ MODEL_CONFIG_DIR = Path(CONFIG_DIR) / "model"
 
 
 class UnknownModelError(ValueError):
-    """A model name has no config in conf/model/ (and is not a number)."""
+    """A model name has no config in whisper_exp/conf/model/ (and is not a number)."""
 
 
 def available_models(config_dir: Path = MODEL_CONFIG_DIR) -> list[str]:

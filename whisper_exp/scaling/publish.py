@@ -21,7 +21,7 @@ JOB_TYPE = "scaling"
 
 
 def default_project() -> str:
-    """The W&B project training runs log to (conf/logger/wandb.yaml `project`)."""
+    """The W&B project training runs log to (whisper_exp/conf/logger/wandb.yaml `project`)."""
     return str(OmegaConf.load(Path(CONFIG_DIR) / "logger" / "wandb.yaml").project)
 
 

@@ -30,7 +30,7 @@ class RunRecord:
     origin: str  # "local" | "wandb"
     kind: str  # "train" | "zero_shot"
     model: str
-    params: int | None  # the model card's parameter count (conf/model/<name>.yaml `params`)
+    params: int | None  # the model card's parameter count (whisper_exp/conf/model/<name>.yaml `params`)
     data: str
     finetune: str
     train_samples: int

@@ -6,7 +6,7 @@
   data_dir=…, data_files=…, revision=…, split=…, streaming=…)``. datasets >= 4 no longer runs
   loading scripts; corpora that still ship one (FLEURS, Common Voice 11) load from their
   automatic parquet export: ``revision: refs/convert/parquet`` with ``data_dir: <config>``
-  (see the headers of conf/data/*.yaml); or
+  (see the headers of whisper_exp/conf/data/*.yaml); or
 * a local folder: a `save_to_disk` DatasetDict (``dataset_dict.json``) or one saved Dataset
   per split folder, or parquet/arrow/csv files that `load_dataset` can read from a folder
   (e.g. a downloaded parquet export: ``el/train/0000.parquet``), one folder per split or
