@@ -32,6 +32,8 @@ from whisper_exp.data.datamodule import SpeechDataModule
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.features import WaveformFeaturizer
 from whisper_exp.data.pipeline import read_split
+from whisper_exp.export import after_training
+from whisper_exp.export.card import check_can_push
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
 from whisper_exp.metrics.wer import WerReport, build_normaliser
@@ -241,6 +243,8 @@ def run_training(cfg: DictConfig) -> float | None:
 
 def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
     run = validate_config(cfg)
+    if run.export.enabled and run.export.push_to_hub:
+        check_can_push()  # before any work: an offline push fails at once and changes nothing
     run_dir = Path(run.output_dir)
     quiet_non_zero_ranks()
     check_shared_run_dir()
@@ -344,6 +348,7 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     if run.export.enabled and trainer.is_global_zero:
         model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
         out["export_dir"] = str(export_pretrained(model, parts.loaded.processor, run_dir / run.export.dirname))
+        out.update(after_training(run.export, run_dir, Path(out["export_dir"]), out))  # formats, parity, card, push
     return out
 
 

@@ -345,11 +345,30 @@ class GenerationConfig:
 
 
 @dataclass
+class ExportParityConfig:
+    """The parity check after every export (whisper_exp.export.parity): a fixed slice of an audiofolder."""
+
+    enabled: bool = True
+    data_dir: str | None = None  # an audiofolder (metadata.csv); None: the embedded demo_sg corpus
+    split: str = "test"
+    clips: int = 90
+    threshold: float = 0.9  # minimum fraction of transcripts identical to transformers greedy
+    max_new_tokens: int = 128
+    encoder_clips: int = 4  # clips whose encoder outputs are compared (backends that expose them)
+
+
+@dataclass
 class ExportConfig:
-    """Export of the best model as a Hugging Face folder."""
+    """Export of the best model: a Hugging Face folder, and deployable formats (whisper_exp.export)."""
 
     enabled: bool = True
     dirname: str = "hf_model"
+    formats: list[str] = field(default_factory=lambda: ["hf"])  # hf | ct2 | ggml
+    quantization: str = "float32"  # CTranslate2: float32 | int8 | int8_float32 | float16 | …
+    ggml_ftype: str = "float16"  # whisper.cpp: float16 | float32
+    card: bool = True  # hf_model/README.md (Hugging Face model card)
+    push_to_hub: str | None = None  # REPO_ID: publish hf_model/ + card (needs a Hugging Face token)
+    parity: ExportParityConfig = field(default_factory=ExportParityConfig)
 
 
 @dataclass
@@ -483,8 +502,23 @@ def _check_choices(run: RunConfig) -> None:
     if not run.data.sources:
         raise ConfigError(f"data group {run.data.name!r} defines no sources")
     _check_data(run.data)
+    _check_export(run.export)
+    if run.model.family == "ctc" and set(run.export.formats) - {"hf"}:
+        raise ConfigError("export.formats: ct2 and ggml are Whisper formats; CTC models export as hf only")
     if run.model.family == "ctc":
         _check_ctc(run)
+
+
+EXPORT_FORMATS = ("hf", "ct2", "ggml")
+
+
+def _check_export(export: ExportConfig) -> None:
+    """export.formats / parity keys (the converters check their own quantization names)."""
+    unknown = [f for f in export.formats if f not in EXPORT_FORMATS]
+    if unknown:
+        raise ConfigError(f"export.formats: unknown {unknown}; choose from {EXPORT_FORMATS}")
+    if not 0 <= export.parity.threshold <= 1 or export.parity.clips < 1:
+        raise ConfigError("export.parity.threshold must be in [0, 1] and export.parity.clips >= 1")
 
 
 def _check_ctc(run: RunConfig) -> None:
