@@ -8,7 +8,7 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip
 TORCH_SPEC  ?= torch==2.13.0
-EXTRAS      ?= dev,base-model,peft,sweep
+EXTRAS      ?= dev,base-model,peft,sweep,deploy
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 RUN_ARGS    ?=

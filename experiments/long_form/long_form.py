@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from whisper_exp.export import DEMO_DATA, _normaliser
+from whisper_exp.export import DEMO_DATA, parity_normaliser
 from whisper_exp.export.parity import Clip, load_clips, transcribe_all
 from whisper_exp.metrics.wer import score
 from whisper_exp.transcribe.backends import SAMPLE_RATE, DecodeOptions, load_backend
@@ -53,7 +53,7 @@ def main() -> None:
     files = concatenate(clips, args.target_s, args.gap_s)
     for i, (audio, _, _) in enumerate(files):
         sf.write(args.out / f"long_{i}.wav", audio, SAMPLE_RATE)
-    normaliser = _normaliser(args.hf_dir)
+    normaliser = parity_normaliser(args.hf_dir)
     refs = [ref for _, ref, _ in files]
     runs = [("hf", args.hf_dir, "sequential"), ("hf", args.hf_dir, "chunked")]
     runs += [("ct2", args.ct2, "sequential")] if args.ct2 else []

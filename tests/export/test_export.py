@@ -25,7 +25,8 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("pywhispercpp")
 
 # Few clips, few tokens: a random model's transcripts are noise, only their agreement matters.
-QUICK_PARITY = ExportParityConfig(clips=3, max_new_tokens=6, threshold=0.0, encoder_clips=2)
+QUICK_PARITY = ExportParityConfig(clips=3, max_new_tokens=6, threshold=0.0, threshold_quantized=0.0,
+                                  max_wer_increase=10.0, encoder_clips=2)
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +126,11 @@ def test_config_rejects_unknown_export_format(compose_config) -> None:
 
 @pytest.mark.slow
 def test_tiny_en_exports_match_transformers(tiny_en_dir: Path, tmp_path: Path) -> None:
-    """The real tiny.en: CTranslate2 float32 and whisper.cpp float16 transcripts agree with transformers greedy."""
-    plan = ExportPlan(formats=["ct2", "ggml"], parity=ExportParityConfig(clips=6, threshold=0.6))
+    """The real tiny.en: CTranslate2 float32 transcripts are transformers greedy's; whisper.cpp float16's are close."""
+    parity = ExportParityConfig(clips=6, threshold=1.0, threshold_quantized=0.0, max_wer_increase=0.05)
+    plan = ExportPlan(formats=["ct2", "ggml"], parity=parity)
     report = export_all(tiny_en_dir, tmp_path, plan)
-    for entry in report["exports"]:
-        parity = entry["parity"]
-        assert parity["passed"] and abs(parity["wer_delta"]) < 0.05, entry
-        assert parity["reference"]["wer"] < 0.5
+    ct2, ggml = (entry["parity"] for entry in report["exports"])
+    assert ct2["identical_fraction"] == 1.0 and ct2["max_abs_encoder_diff"] < 1e-3  # float32: the same transcripts
+    assert ggml["identical_fraction"] >= 0.3 and abs(ggml["wer_delta"]) < 0.05  # float16 weights: close
+    assert ct2["reference"]["wer"] < 0.5

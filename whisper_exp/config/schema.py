@@ -352,7 +352,9 @@ class ExportParityConfig:
     data_dir: str | None = None  # an audiofolder (metadata.csv); None: the embedded demo_sg corpus
     split: str = "test"
     clips: int = 90
-    threshold: float = 0.9  # minimum fraction of transcripts identical to transformers greedy
+    threshold: float = 0.9  # minimum fraction of transcripts identical to transformers greedy (float32 exports)
+    threshold_quantized: float = 0.3  # the same for quantized exports (int8*, float16: transcripts change more)
+    max_wer_increase: float = 0.02  # and the export's WER may exceed transformers' by at most this (any format)
     max_new_tokens: int = 128
     encoder_clips: int = 4  # clips whose encoder outputs are compared (backends that expose them)
 
@@ -517,8 +519,9 @@ def _check_export(export: ExportConfig) -> None:
     unknown = [f for f in export.formats if f not in EXPORT_FORMATS]
     if unknown:
         raise ConfigError(f"export.formats: unknown {unknown}; choose from {EXPORT_FORMATS}")
-    if not 0 <= export.parity.threshold <= 1 or export.parity.clips < 1:
-        raise ConfigError("export.parity.threshold must be in [0, 1] and export.parity.clips >= 1")
+    thresholds = (export.parity.threshold, export.parity.threshold_quantized)
+    if not all(0 <= t <= 1 for t in thresholds) or export.parity.clips < 1:
+        raise ConfigError("export.parity.threshold(_quantized) must be in [0, 1] and export.parity.clips >= 1")
 
 
 def _check_ctc(run: RunConfig) -> None:

@@ -19,6 +19,7 @@ from whisper_exp.export.card import check_can_push, push_folder, write_card
 from whisper_exp.export.ct2 import export_ct2
 from whisper_exp.export.ggml import GGML_FILENAME, write_ggml
 from whisper_exp.export.parity import check_parity, load_clips, parity_failure
+from whisper_exp.metrics.wer import Normaliser
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def ct2_dirname(quantization: str) -> str:
     return CT2_DIRNAME if quantization == "float32" else f"{CT2_DIRNAME}_{quantization}"
 
 
-def _normaliser(hf_dir: Path):
+def parity_normaliser(hf_dir: Path) -> Normaliser:
+    """Whisper's English normaliser for English models, its basic one otherwise (as evaluation uses)."""
     from transformers import WhisperTokenizer
 
     from whisper_exp.metrics.wer import build_normaliser
@@ -75,12 +77,12 @@ class _Verifier:
         data_dir = Path(parity.data_dir) if parity.data_dir else DEMO_DATA
         self.clips = load_clips(data_dir, parity.split, parity.clips)
         self.reference = HfBackend(hf_dir, threads=threads)
-        self.normaliser = _normaliser(hf_dir)
+        self.normaliser = parity_normaliser(hf_dir)
         self.options = DecodeOptions(max_new_tokens=parity.max_new_tokens, threads=threads)
         self.parity, self.threads = parity, threads
         self.reference_texts: tuple[list[str], float] | None = None
 
-    def check(self, fmt: str, path: Path) -> dict[str, Any]:
+    def check(self, fmt: str, path: Path, quantization: str) -> dict[str, Any]:
         from whisper_exp.export.parity import transcribe_all
         from whisper_exp.transcribe.backends import load_backend
 
@@ -88,7 +90,9 @@ class _Verifier:
             self.reference_texts = transcribe_all(self.reference, self.clips, self.options)
         exported = load_backend(path, fmt, threads=self.threads)
         return check_parity(self.reference, exported, self.clips, self.normaliser, fmt=fmt, path=str(path),
-                            threshold=self.parity.threshold, options=self.options,
+                            threshold=self.parity.threshold if quantization == "float32"
+                            else self.parity.threshold_quantized, max_wer_increase=self.parity.max_wer_increase,
+                            options=self.options,
                             encoder_clips=self.parity.encoder_clips, reference_texts=self.reference_texts).as_dict()
 
 
@@ -127,7 +131,8 @@ def verify_exports(hf_dir: Path, out_dir: Path, exports: list[dict[str, Any]], p
             entry["note"] = "not verified: whisper.cpp (pywhispercpp 1.5.1) aborts on float32 convolution kernels"
             log.warning("%s: %s", entry["path"], entry["note"])
             continue
-        entry["parity"] = verifier.check(entry["format"], Path(entry["path"]))  # type: ignore[union-attr]
+        entry["parity"] = verifier.check(  # type: ignore[union-attr]
+            entry["format"], Path(entry["path"]), entry.get("quantization", "float32"))
         if not entry["parity"]["passed"]:
             failures.append(entry["parity"])
     report = {"source": str(hf_dir), "exports": exports}

@@ -49,7 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--parity-data", type=Path, help="audiofolder for the parity check (default: demo_sg)")
     parser.add_argument("--parity-split", default=defaults.split)
     parser.add_argument("--parity-clips", type=int, default=defaults.clips)
-    parser.add_argument("--threshold", type=float, default=defaults.threshold)
+    parser.add_argument("--threshold", type=float, default=defaults.threshold,
+                        help="minimum identical-transcript fraction, float32 exports")
+    parser.add_argument("--threshold-quantized", type=float, default=defaults.threshold_quantized,
+                        help="the same for int8 / float16 exports")
+    parser.add_argument("--max-wer-increase", type=float, default=defaults.max_wer_increase,
+                        help="largest allowed WER(export) - WER(transformers), absolute")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads per backend (0: its default)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     return parser
@@ -74,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one line per clip otherwise
     formats = [f.strip() for f in args.to.split(",") if f.strip()]
     parity = ExportParityConfig(data_dir=str(args.parity_data) if args.parity_data else None, split=args.parity_split,
-                                clips=args.parity_clips, threshold=args.threshold)
+                                clips=args.parity_clips, threshold=args.threshold,
+                                threshold_quantized=args.threshold_quantized,
+                                max_wer_increase=args.max_wer_increase)
     plan = ExportPlan(formats=formats, quantizations=[q.strip() for q in args.quantization.split(",")],
                       ggml_ftype=args.ggml_ftype, parity=parity, verify=not args.no_verify, threads=args.threads)
     try:

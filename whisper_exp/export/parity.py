@@ -3,7 +3,8 @@
 Both transcribe the same fixed slice of evaluation clips, greedy, one 30-s window each; the report holds the
 fraction of identical transcripts, each side's WER against the references, the encoder-output difference where
 the backend exposes its encoder (CTranslate2), both sides' speed, and the clips that differ. Below the
-threshold the export fails (ParityError) naming those clips — conversions that silently lose quality are the
+identical-fraction threshold, or with a WER more than `max_wer_increase` above the source's, the export fails
+(ParityError) naming those clips — conversions that silently lose quality are the
 most reported problem with deployed fine-tunes (faster-whisper #825, #987, #1099).
 """
 
@@ -74,6 +75,7 @@ class ParityReport:
     clips: int
     identical_fraction: float
     threshold: float
+    max_wer_increase: float
     passed: bool
     reference: SideStats
     exported: SideStats
@@ -118,7 +120,8 @@ def _encoder_diff(reference: Backend, exported: Backend, clips: list[Clip], n: i
 
 
 def check_parity(reference: Backend, exported: Backend, clips: list[Clip], normaliser: Normaliser, *,
-                 fmt: str, path: str, threshold: float, options: DecodeOptions | None = None,
+                 fmt: str, path: str, threshold: float, max_wer_increase: float = 1.0,
+                 options: DecodeOptions | None = None,
                  encoder_clips: int = 4, reference_texts: tuple[list[str], float] | None = None) -> ParityReport:
     """Transcribe `clips` with both models and compare (see the module docstring).
 
@@ -131,9 +134,11 @@ def check_parity(reference: Backend, exported: Backend, clips: list[Clip], norma
                  for c, r, e in zip(clips, ref_texts, exp_texts, strict=True) if r.strip() != e.strip()]
     identical = 1.0 - len(differing) / len(clips)
     ref_side, exp_side = _side(ref_texts, ref_s, clips, normaliser), _side(exp_texts, exp_s, clips, normaliser)
+    delta = exp_side.wer - ref_side.wer
     report = ParityReport(
         format=fmt, path=path, clips=len(clips), identical_fraction=identical, threshold=threshold,
-        passed=identical >= threshold, reference=ref_side, exported=exp_side, wer_delta=exp_side.wer - ref_side.wer,
+        max_wer_increase=max_wer_increase, passed=identical >= threshold and delta <= max_wer_increase,
+        reference=ref_side, exported=exp_side, wer_delta=delta,
         max_abs_encoder_diff=_encoder_diff(reference, exported, clips, encoder_clips),
         differing=differing[:MAX_DIFFERING_LISTED])
     log.info("parity %s: %d/%d identical (%.1f %%), WER transformers %.4f vs %s %.4f, encoder max |diff| %s",
@@ -148,5 +153,6 @@ def parity_failure(report: ParityReport) -> ParityError:
     more = len(report.differing) < round((1 - report.identical_fraction) * report.clips)
     return ParityError(
         f"export {report.format} ({report.path}) fails parity: {report.identical_fraction:.1%} identical transcripts "
-        f"< threshold {report.threshold:.1%} on {report.clips} clips; WER transformers {report.reference.wer:.4f} vs "
-        f"{report.format} {report.exported.wer:.4f}; differing clips: {names}{' …' if more else ''}")
+        f"(threshold {report.threshold:.1%}) on {report.clips} clips; WER transformers {report.reference.wer:.4f} vs "
+        f"{report.format} {report.exported.wer:.4f} (at most +{report.max_wer_increase:.4f}); "
+        f"differing clips: {names}{' …' if more else ''}")
