@@ -134,3 +134,34 @@ def test_tiny_en_exports_match_transformers(tiny_en_dir: Path, tmp_path: Path) -
     assert ct2["identical_fraction"] == 1.0 and ct2["max_abs_encoder_diff"] < 1e-3  # float32: the same transcripts
     assert ggml["identical_fraction"] >= 0.3 and abs(ggml["wer_delta"]) < 0.05  # float16 weights: close
     assert ct2["reference"]["wer"] < 0.5
+
+
+@pytest.mark.slow
+def test_training_run_ends_with_deployable_exports_and_card(random_4x_dir: Path, demo_subset: Path, compose_config,
+                                                             tmp_path: Path) -> None:
+    """export.formats in the run config: the run dir gets ct2_model/, ggml-model.bin, export_report.json and the
+    card; then the command line exports the run's .ckpt again (the checkpoint path of SOURCE)."""
+    from whisper_exp.run import run_training
+    from whisper_exp.summary import read_summary
+
+    run_dir = tmp_path / "run"
+    overrides = [f"model.checkpoint={random_4x_dir}", "data=local", f"data.path={demo_subset}",
+                 "generation.max_new_tokens=4", "logger=csv", "trainer.max_steps=1", "trainer.max_epochs=null",
+                 "trainer.val_check_interval=1", "trainer.check_val_every_n_epoch=null", "trainer.limit_val_batches=1",
+                 "trainer.limit_test_batches=1", "trainer.enable_progress_bar=false", "trainer.baseline_eval=false",
+                 "data.batch_size=2", "data.eval_batch_size=2", "export.formats=[hf,ct2,ggml]",
+                 f"export.parity.data_dir={demo_subset}", "export.parity.clips=2", "export.parity.max_new_tokens=4",
+                 "export.parity.threshold=0", "export.parity.threshold_quantized=0",
+                 "export.parity.max_wer_increase=10"]
+    run_training(compose_config(*overrides))
+    summary = read_summary(run_dir)
+    assert Path(summary["export_report"]).is_file() and Path(summary["model_card"]).name == "README.md"
+    assert (run_dir / "ct2_model" / "model.bin").is_file() and (run_dir / "ggml-model.bin").is_file()
+    report = json.loads((run_dir / REPORT_FILE).read_text())
+    assert [e["format"] for e in report["exports"]] == ["hf", "ct2", "ggml"]
+    assert "model-index" in (run_dir / "hf_model" / "README.md").read_text()
+    out = tmp_path / "from_ckpt"
+    status = export_main([summary["best_checkpoint"], "--to", "ct2", "--out", str(out), "--parity-data",
+                          str(demo_subset), "--parity-clips", "2", "--threshold", "0", "--max-wer-increase", "100"])
+    assert status == 0 and (out / "hf_model" / "config.json").is_file() and (out / "ct2_model" / "model.bin").is_file()
+    assert json.loads((out / REPORT_FILE).read_text())["exports"][0]["parity"]["clips"] == 2
