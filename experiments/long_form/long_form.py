@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--target-s", type=float, default=140.0)
     parser.add_argument("--gap-s", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--only", default="", help="comma-separated run names to keep, e.g. hf-sequential,ct2")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     clips = load_clips(DEMO_DATA, "test", None)
@@ -58,13 +59,24 @@ def main() -> None:
     runs = [("hf", args.hf_dir, "sequential"), ("hf", args.hf_dir, "chunked")]
     runs += [("ct2", args.ct2, "sequential")] if args.ct2 else []
     runs += [("ggml", args.ggml, "sequential")] if args.ggml else []
-    results = {"files": [round(len(a) / SAMPLE_RATE, 1) for a, _, _ in files], "model": str(args.hf_dir), "runs": []}
+    results: dict = {"files": [round(len(a) / SAMPLE_RATE, 1) for a, _, _ in files], "model": str(args.hf_dir),
+                     "runs": []}
+    if args.only:
+        keep = set(args.only.split(","))
+        runs = [r for r in runs if r[0] in keep or f"{r[0]}-{r[2]}" in keep]
     short_cache: dict[str, float] = {}
     for kind, path, mode in runs:
         backend = load_backend(path, kind, threads=args.threads)
         if kind not in short_cache:
             texts, _ = transcribe_all(backend, clips, DecodeOptions())
             short_cache[kind] = score(texts, [c.reference for c in clips], normaliser).wer
+            stamped, _ = transcribe_all(backend, clips, DecodeOptions(timestamps=True))
+            short_cache[f"{kind}_timestamps"] = score(stamped, [c.reference for c in clips], normaliser).wer
+            results[f"short_form_{kind}"] = {"wer": short_cache[kind], "texts": texts,
+                                             "wer_timestamps": short_cache[f"{kind}_timestamps"],
+                                             "texts_timestamps": stamped}
+            print(f"{kind:4s} short-form WER {short_cache[kind]:.4f} (no timestamps), "
+                  f"{short_cache[f'{kind}_timestamps']:.4f} (timestamps)", flush=True)
         started = time.perf_counter()
         hyps = [backend.transcribe(audio, DecodeOptions(long_form=mode)).text for audio, _, _ in files]
         seconds = time.perf_counter() - started

@@ -2,8 +2,8 @@
 
 SOURCE: a run dir, a run's .ckpt (LoRA adapters merged), an hf_model/ or any Whisper folder, a CTranslate2
 folder. Writes under the run dir (or --out): hf_model/, ct2_model[_<quantization>]/, ggml-model.bin and
-export_report.json (parity of each export with the transformers model). `--verify-only` checks existing exports
-in --out without writing any. Exit status 1 with the differing clips named when parity is below the threshold.
+export_report.json (parity of each export with the transformers model). `--verify` checks the exports already
+in --out (or the run dir) against SOURCE without writing any. Exit status 1 with the differing clips named when parity is below the threshold.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ggml-ftype", default="float16", choices=["float16", "float32"])
     parser.add_argument("--out", type=Path, help="output folder (default: the run dir of SOURCE, else SOURCE_export)")
     parser.add_argument("--no-verify", action="store_true", help="skip the parity check (not recommended)")
-    parser.add_argument("--verify-only", action="store_true",
+    parser.add_argument("--verify", "--verify-only", dest="verify_only", action="store_true",
                         help="do not export: check the exports already in --out (or the run dir) against SOURCE")
     parser.add_argument("--card", action="store_true", help="(re)write hf_model/README.md from the run's summary.json")
     parser.add_argument("--parity-data", type=Path, help="audiofolder for the parity check (default: demo_sg)")
