@@ -127,8 +127,8 @@ def test_config_rejects_unknown_export_format(compose_config) -> None:
 @pytest.mark.slow
 def test_tiny_en_exports_match_transformers(tiny_en_dir: Path, tmp_path: Path) -> None:
     """The real tiny.en: CTranslate2 float32 transcripts are transformers greedy's; whisper.cpp float16's are close."""
-    parity = ExportParityConfig(clips=6, threshold=1.0, threshold_quantized=0.0, max_wer_increase=0.05)
-    plan = ExportPlan(formats=["ct2", "ggml"], parity=parity)
+    parity = ExportParityConfig(clips=5, threshold=1.0, threshold_quantized=0.0, max_wer_increase=0.05)
+    plan = ExportPlan(formats=["ct2", "ggml"], parity=parity, threads=1)
     report = export_all(tiny_en_dir, tmp_path, plan)
     ct2, ggml = (entry["parity"] for entry in report["exports"])
     assert ct2["identical_fraction"] == 1.0 and ct2["max_abs_encoder_diff"] < 1e-3  # float32: the same transcripts
