@@ -3,7 +3,8 @@
 SOURCE: a run dir, a run's .ckpt (LoRA adapters merged), an hf_model/ or any Whisper folder, a CTranslate2
 folder. Writes under the run dir (or --out): hf_model/, ct2_model[_<quantization>]/, ggml-model.bin and
 export_report.json (parity of each export with the transformers model). `--verify` checks the exports already
-in --out (or the run dir) against SOURCE without writing any. Exit status 1 with the differing clips named when parity is below the threshold.
+in --out (or the run dir) against SOURCE without writing any. Exit status 1, with the differing clips named,
+when parity is below the threshold.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from whisper_exp.export import (
     verify_exports,
 )
 from whisper_exp.export.card import write_card
+from whisper_exp.export.ggml import ggml_ftype
 from whisper_exp.export.parity import ParityError
 from whisper_exp.export.source import SUMMARY_FILE, SourceError, resolve_source
 
@@ -67,7 +69,8 @@ def _existing_exports(out: Path, formats: list[str]) -> list[dict]:
                    else "float32", "path": str(d)}
                   for d in sorted(out.glob(f"{CT2_DIRNAME}*")) if (d / "model.bin").is_file()]
     if "ggml" in formats and (out / GGML_FILENAME).is_file():
-        found.append({"format": "ggml", "quantization": "float16", "path": str(out / GGML_FILENAME)})
+        path = out / GGML_FILENAME
+        found.append({"format": "ggml", "quantization": ggml_ftype(path), "path": str(path)})
     return found
 
 

@@ -125,6 +125,16 @@ def _write_tensor(out: BinaryIO, name: str, data: np.ndarray, ftype: str) -> Non
     out.write(np.ascontiguousarray(data).astype(data.dtype.newbyteorder("<"), copy=False).tobytes())
 
 
+def ggml_ftype(path: Path) -> str:
+    """The ftype name recorded in a whisper.cpp file's header."""
+    with path.open("rb") as handle:
+        header = struct.unpack("<12i", handle.read(48))
+    if header[0] != GGML_MAGIC:
+        raise GgmlExportError(f"{path} is not a whisper.cpp ggml file")
+    names = {code: name for name, code in GGML_FTYPES.items()}
+    return names.get(header[11], f"ftype {header[11]}")
+
+
 def write_ggml(hf_dir: Path, out_path: Path, ftype: str = "float16") -> Path:
     """Write the Whisper model in `hf_dir` (transformers folder with tokenizer.json) to `out_path`.
 
