@@ -85,3 +85,29 @@ def test_transcribe_short_long_and_bad_files(tiny_en_dir: Path, tmp_path: Path,
 def test_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert transcribe_main([str(tmp_path / "nope"), str(tmp_path / "a.wav")]) == 2
     assert "cannot load model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_transcribe_long_file_with_ct2_and_ggml(tiny_en_dir: Path, tmp_path: Path) -> None:
+    """faster-whisper's and whisper.cpp's own long-form decoding through the same command."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("pywhispercpp")
+    from whisper_exp.export.ct2 import export_ct2
+    from whisper_exp.export.ggml import write_ggml
+
+    rows = demo_rows("test", 10)
+    gap = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)  # speakers pause; without pauses whisper.cpp drops words
+    long_audio = np.concatenate([part for r in rows for part in
+                                 (load_audio(AudioRef(path=str(DEMO_DIR / r["file_name"])), SAMPLE_RATE), gap)])
+    long_file = tmp_path / "long.wav"
+    sf.write(long_file, long_audio, SAMPLE_RATE)
+    reference = " ".join(r["transcription"] for r in rows)
+    models = {"ct2": export_ct2(tiny_en_dir, tmp_path / "ct2"), "ggml": write_ggml(tiny_en_dir, tmp_path / "m.bin")}
+    for backend, model in models.items():
+        out = tmp_path / backend
+        assert transcribe_main([str(model), str(long_file), "--format", "vtt", "--out", str(out), "--no-progress",
+                                "--threads", "1"]) == 0
+        vtt = (out / "long.vtt").read_text()
+        assert vtt.startswith("WEBVTT") and vtt.count(" --> ") >= 3, backend
+        text = " ".join(line for line in vtt.splitlines()[2:] if line and " --> " not in line)
+        assert score([text], [reference], build_normaliser("english")).wer < 0.6, backend
