@@ -72,7 +72,7 @@ def card_metadata(summary: dict[str, Any]) -> dict[str, Any]:
         "license": DEFAULT_LICENSE,
         "library_name": "transformers",
         "pipeline_tag": "automatic-speech-recognition",
-        "tags": sorted({"whisper", "whisper_exp", "automatic-speech-recognition",
+        "tags": sorted({str(model.get("family") or "whisper"), "whisper_exp", "automatic-speech-recognition",
                         str(summary.get("finetune_mode") or summary.get("finetune") or "fine-tuned")}),
         "model-index": [{"name": name, "results": results}],
     }
