@@ -56,7 +56,7 @@ def test_faults_are_skipped_and_counted_per_reason(messy: Path, tmp_path: Path) 
     split = _build(_data(messy, on_error="skip"), "train", tmp_path, drops, max_label_tokens=20)
     assert split.texts == ["a fine clip", "stereo at forty four point one"]
     assert drops.as_dict() == {"t": {"empty transcript": 1, "label longer than 20 tokens": 1,
-                                     "longer than 30.0 s": 1, "shorter than 0.1 s": 1, "unreadable audio": 2}}
+                                     "longer than 30.0 s": 1, "zero-length audio": 1, "unreadable audio": 2}}
     assert split[1]["features"].shape[1] == 80
     assert len(split.labels[0]) == 3 + 3
 

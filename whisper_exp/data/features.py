@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from transformers import Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
 
-from whisper_exp.data.audio import AudioRef, split_zip_path
+from whisper_exp.data.audio import AudioRef, check_valid, split_zip_path
 
 # Bump when the way features are computed changes, so old cache entries are not reused.
 FEATURE_FORMAT_VERSION = 1
@@ -153,6 +153,7 @@ def audio_identity(ref: AudioRef) -> str:
 
     For a member of a zip archive: the archive's path, size and mtime plus the member name.
     """
+    check_valid(ref)
     if ref.data is not None:
         return "bytes:" + hashlib.sha1(ref.data).hexdigest()
     assert ref.path is not None

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset as TorchDataset
 from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
-from whisper_exp.data.audio import AudioError, AudioRef, audio_duration, load_audio
+from whisper_exp.data.audio import UNREADABLE, AudioError, AudioRef, audio_duration, load_audio
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.filters import FilterSettings, filter_reason
@@ -141,7 +141,8 @@ class ClipPreparer:
             if cached and (known_seconds is None or math.isnan(known_seconds)):
                 known_seconds = audio_duration(ref)
         except (OSError, AudioError) as err:
-            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {ref.label}: {err}")
+            reason = err.reason if isinstance(err, AudioError) else UNREADABLE
+            drops.fault(self.data.on_error, source, reason, f"{sample_id}: {ref.label}: {err}")
             return None
         if cached:
             assert known_seconds is not None
@@ -153,7 +154,7 @@ class ClipPreparer:
         try:
             samples = load_audio(ref, self.data.sampling_rate)
         except AudioError as err:
-            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {err}")
+            drops.fault(self.data.on_error, source, err.reason, f"{sample_id}: {err}")
             return None
         seconds = len(samples) / self.data.sampling_rate
         reason = self.duration_reason(seconds)

@@ -116,7 +116,7 @@ def read_audiofolder(
             try:
                 duration = audio_duration(ref)
             except AudioError as err:
-                drops.fault(on_error, source, "unreadable audio", f"{where}: {err}")
+                drops.fault(on_error, source, err.reason, f"{where}: {err}")
                 continue
             records["id"].append(f"{source}/{file_name}")
             records["audio"].append({"path": ref.path, "bytes": None})

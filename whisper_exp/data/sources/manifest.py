@@ -160,7 +160,7 @@ def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str =
             drops.fault(on_error, source, "unreadable manifest row", f"{where}: {err}")
             continue
         except AudioError as err:
-            drops.fault(on_error, source, "unreadable audio", f"{where}: {err}")
+            drops.fault(on_error, source, err.reason, f"{where}: {err}")
             continue
         sample_id = row[cfg.id_column] if cfg.id_column else audio_value
         speaker = row.get(cfg.speaker_column) if cfg.speaker_column else None
