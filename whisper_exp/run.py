@@ -29,7 +29,7 @@ from whisper_exp.config.schema import RunConfig, validate_config
 from whisper_exp.data.collate import CTCCollator, WhisperCollator
 from whisper_exp.data.ctc_vocab import CtcLabeller
 from whisper_exp.data.datamodule import SpeechDataModule
-from whisper_exp.data.errors import DropCounter
+from whisper_exp.data.errors import DropCounter, MissingSplitError
 from whisper_exp.data.features import WaveformFeaturizer
 from whisper_exp.data.pipeline import read_split
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
@@ -90,6 +90,7 @@ def build_components(run: RunConfig) -> Components:
         parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     if run.trainer.compile:
         compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
+    parts.task.eval_sets = {"val": parts.datamodule.validation_sets, "test": parts.datamodule.test_sets}
     return parts
 
 
@@ -256,6 +257,7 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
                             trainable_only_checkpoints=parts.finetune.adapter is not None
                             and run.finetune.lora.adapter_only_checkpoints, lr=run.optimizer.lr)
     partial.update(_base_summary(parts, cfg))
+    check_needed_splits(parts.datamodule)
     exit_code = 1
     try:
         measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
@@ -271,6 +273,23 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
         print(f"summary: {run_dir / 'summary.json'}")
         print(f"run dir: {run_dir}")
     return summary.get("best_val_wer")
+
+
+def check_needed_splits(datamodule: SpeechDataModule) -> None:
+    """Fail before training when a split the run will need (train, every validation and test set) is missing,
+    rather than after the fit; to score validation as test, map it: data.sources.<name>.splits.test=<its split>."""
+    missing = datamodule.check_splits(["train", *datamodule.validation_sets, *datamodule.test_sets])
+    if missing:
+        raise MissingSplitError(f"data {datamodule.data.name!r} lacks the split(s) {missing} that this run needs "
+                                "(checked before training). Provide them, or point a source's split at existing "
+                                "data, e.g. data.sources.<name>.splits.test=validation to score validation as test")
+
+
+def _by_set(task: ASRTask, prefix: str, names: list[str]) -> dict[str, float]:
+    """WER of each named evaluation set ({name: wer}); one unnamed set is reported under its own name."""
+    if len(names) <= 1:
+        return {name: task.reports[prefix].wer for name in names if prefix in task.reports}
+    return {name: task.reports[f"{prefix}/{name}"].wer for name in names if f"{prefix}/{name}" in task.reports}
 
 
 def _report(task: ASRTask, trainer: L.Trainer, prefix: str) -> WerReport:
@@ -306,7 +325,8 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     if run.trainer.baseline_eval:
         trainer.validate(task, datamodule=datamodule, verbose=False)
         baseline = _report(task, trainer, "val")
-        out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho)
+        out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho,
+                   baseline_wer_by_set=_by_set(task, "val", parts.datamodule.validation_sets))
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if resume:
@@ -325,6 +345,7 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     out.update(
         wer=report.wer, cer=report.cer, wer_ortho=report.wer_ortho, test_utterances=report.n_utterances,
         test_empty_references=report.n_empty_references, wer_per_source=report.per_source,
+        wer_by_set=_by_set(task, "test", parts.datamodule.test_sets),
         best_val_wer=_best_val_wer(best_score, task, trainer),
         best_checkpoint=best, last_checkpoint=last,
         train_samples_seen=throughput.samples, train_seconds=throughput.seconds,
@@ -357,15 +378,26 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     logger = build_logger(run.logger, run_dir, run_name=run_dir.name, tags=run.tags,
                           config=OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     trainer = build_trainer(run.trainer, run.strategy, run_dir, logger)
+    dm = parts.datamodule
+    missing = dm.keep_present_sets()  # a test-only folder is scored on its test split, and says so
+    parts.task.eval_sets = {"val": dm.validation_sets, "test": dm.test_sets}
+    scored = dm.validation_sets + dm.test_sets
+    print(f"scoring: {', '.join(scored)}" + (f" (not in the data: {', '.join(missing)})" if missing else ""))
     try:
-        trainer.validate(parts.task, datamodule=parts.datamodule, verbose=False)
-        trainer.test(parts.task, datamodule=parts.datamodule, verbose=False)
+        if dm.validation_sets:
+            trainer.validate(parts.task, datamodule=dm, verbose=False)
+        if dm.test_sets:
+            trainer.test(parts.task, datamodule=dm, verbose=False)
     finally:
         _finish_logger(trainer)
-    val, test = parts.task.reports["val"], parts.task.reports["test"]
+    val, test = parts.task.reports.get("val"), parts.task.reports.get("test")
     summary = {
-        **_base_summary(parts, cfg), "val_wer": val.wer, "val_cer": val.cer, "wer": test.wer, "cer": test.cer,
-        "wer_ortho": test.wer_ortho, "test_utterances": test.n_utterances, "wer_per_source": test.per_source,
+        **_base_summary(parts, cfg), "scored_sets": scored, "missing_sets": missing,
+        "val_wer": val.wer if val else None, "val_cer": val.cer if val else None,
+        "val_wer_by_set": _by_set(parts.task, "val", dm.validation_sets),
+        "wer": test.wer if test else None, "cer": test.cer if test else None,
+        "wer_ortho": test.wer_ortho if test else None, "test_utterances": test.n_utterances if test else 0,
+        "wer_per_source": test.per_source if test else {}, "wer_by_set": _by_set(parts.task, "test", dm.test_sets),
         "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
         "wall_s": time.perf_counter() - started,
     }

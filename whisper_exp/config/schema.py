@@ -170,6 +170,11 @@ class DataConfig:
     train_samples: int | None = None
     validation_samples: int | None = None
     test_samples: int | None = None
+    # Named evaluation sets, each scored and reported on its own (LibriSpeech: [dev-clean, dev-other]); each name
+    # is a key of the sources' `splits`. null: one set named "validation" / "test". The first is the primary set
+    # (val/wer, the best-checkpoint monitor, summary wer / best_val_wer / baseline_wer).
+    validation_sets: list[str] | None = None
+    test_sets: list[str] | None = None
     min_duration_s: float = 0.1
     max_duration_s: float = 30.0
     on_error: str = "raise"
@@ -434,6 +439,16 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
     return obj
 
 
+def _declared_splits(cfg: DictConfig, data: DataConfig) -> None:
+    """A source's `splits` as written: the structured merge would add the default train/validation/test keys
+    to it, and a source without a training split (LibriSpeech "other") would then be asked for one."""
+    sources = OmegaConf.to_container(cfg.data, resolve=True).get("sources") or {}
+    for name, source in data.sources.items():
+        declared = (sources.get(name) or {}).get("splits")
+        if isinstance(declared, dict):
+            source.splits = {str(key): str(value) for key, value in declared.items()}
+
+
 def _check_finetune(finetune: FinetuneConfig) -> None:
     """Combinations of finetune keys that cannot work, named by key."""
     layers = finetune.frozen_layers
@@ -529,6 +544,11 @@ def _check_data(data: DataConfig) -> None:
         value = getattr(data, key)
         if value is not None and value < 1:
             raise ConfigError(f"data.{key}={value} must be >= 1 (or null for all)")
+    for key in ("validation_sets", "test_sets"):
+        names = getattr(data, key)
+        if names is not None and (not names or len(set(names)) < len(names) or "train" in names
+                                  or any("/" in str(n) for n in names)):
+            raise ConfigError(f"data.{key}={list(names)} must name one or more distinct sets (not 'train', no '/')")
     if data.shuffle_buffer < 1 or data.stream_shards < 1:
         raise ConfigError("data.shuffle_buffer and data.stream_shards must be >= 1")
     packing = data.packing
@@ -555,6 +575,7 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     except OmegaConfBaseException as err:
         raise ConfigError(f"cannot resolve config: {err}") from err
     run = RunConfig(**top, **groups)
+    _declared_splits(cfg, run.data)
     _check_choices(run)
     rule = OmegaConf.is_interpolation(cfg.optimizer, "lr")
     run.optimizer.lr_source = (f"rule: model.pretrain_lr {run.model.pretrain_lr:g} / {run.optimizer.lr_divisor:g}"

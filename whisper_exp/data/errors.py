@@ -22,6 +22,10 @@ class DataError(ValueError):
     """Bad input data or data config; the message says where and what to do."""
 
 
+class MissingSplitError(DataError):
+    """A split (evaluation set) that the data does not have; the message lists the ones it has."""
+
+
 @dataclass
 class DropCounter:
     """Counts samples left out, per (source, reason), with a few example ids per reason."""

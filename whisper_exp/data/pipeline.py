@@ -13,6 +13,9 @@ Subsets (``data.train_samples=N``) are nested for a fixed seed: eagerly, the fir
 clips of a seeded permutation (so 250 ⊂ 500 ⊂ 1000); streaming, the first N clips of a seeded
 buffer shuffle of the stream — also nested, but not the same clips as the eager subset.
 ``data.validation_samples`` / ``data.test_samples`` cap each evaluation source the same way.
+
+Evaluation sets: ``data.validation_sets`` / ``data.test_sets`` name several sets (each a key of the
+sources' ``splits``), each prepared and scored on its own; by default one set, "validation" / "test".
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.audio import UNREADABLE, AudioError, AudioRef, audio_duration, load_audio
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.filters import FilterSettings, filter_reason
 from whisper_exp.data.mixing import combine
@@ -42,7 +45,27 @@ from whisper_exp.data.streaming import StreamingSpeechSplit
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 10.0
+EVAL_KINDS = ("validation", "test")
 EVAL_CAPS = {"validation": "validation_samples", "test": "test_samples"}
+
+
+def evaluation_sets(data: DataConfig, kind: str) -> list[str]:
+    """The named sets of evaluation split `kind` ("validation" or "test"), primary first."""
+    names = data.validation_sets if kind == "validation" else data.test_sets
+    return [str(name) for name in names] if names else [kind]
+
+
+def split_kind(data: DataConfig, split: str) -> str:
+    """"train", or the evaluation kind ("validation" / "test") that set `split` belongs to."""
+    for kind in EVAL_KINDS:
+        if split in evaluation_sets(data, kind):
+            return kind
+    return split
+
+
+def _eval_cap(data: DataConfig, split: str) -> int | None:
+    kind = split_kind(data, split)
+    return getattr(data, EVAL_CAPS[kind]) if kind in EVAL_CAPS else None
 
 
 @dataclass
@@ -173,7 +196,10 @@ def read_sources(data: DataConfig, split: str, ctx: ReadContext) -> dict[str, Da
     tables = {name: read_source(name, source, source.splits[split], ctx)
               for name, source in data.sources.items() if split in source.splits}
     if not tables:
-        raise DataError(f"no source of data group {data.name!r} provides a {split!r} split")
+        present = sorted({name for source in data.sources.values() for name in source.splits})
+        raise MissingSplitError(f"no source of data group {data.name!r} provides a {split!r} split (splits named "
+                                f"by its sources: {present}); add it to a source's splits "
+                                f"(data.sources.<name>.splits.{split}=<the source's split>)")
     return tables
 
 
@@ -199,7 +225,7 @@ def _walks(sources: list[str], data: DataConfig, split: str, seed: int) -> list[
     rows = list(range(len(sources)))
     if split == "train" and data.train_samples is not None:
         return [_Walk([int(i) for i in np.random.default_rng(seed).permutation(len(rows))], data.train_samples)]
-    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    cap = _eval_cap(data, split)
     if cap is None:
         return [_Walk(rows, None)]
     by_source: dict[str, list[int]] = {}
@@ -317,7 +343,7 @@ def build_stream(
     """Prepare split `split` for streaming on rank `rank` of `world_size` (see module doc)."""
     ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards)
     tables = {name: _as_stream(table, data.stream_shards) for name, table in read_sources(data, split, ctx).items()}
-    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    cap = _eval_cap(data, split)
     if cap is not None:
         tables = {name: table.shuffle(seed=seed, buffer_size=data.shuffle_buffer).take(cap)
                   for name, table in tables.items()}

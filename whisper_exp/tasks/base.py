@@ -4,6 +4,10 @@ A family (Whisper seq2seq, CTC) implements two methods — `compute_loss(batch)`
 `transcribe(batch)` — and inherits the rest: training loss logging, teacher-forced eval loss,
 transcription of every eval batch, WER/CER (overall and per source) gathered across ranks,
 sample prediction tables, and the optimiser built from the optimizer group.
+
+Several named evaluation sets (`eval_sets`, e.g. {"val": ["dev-clean", "dev-other"]}, one loader each,
+in order): each set is scored alone and logged as ``val/<set>/wer`` …; the first (primary) set is
+also logged under ``val/wer`` … (the best-checkpoint monitor) and reported as ``reports["val"]``.
 """
 
 from __future__ import annotations
@@ -72,7 +76,9 @@ class ASRTask(L.LightningModule):
         self.optimizer_cfg = optimizer
         self.normaliser = normaliser
         self.log_examples = log_examples
-        self.accumulator = EvalAccumulator()
+        self.accumulators: dict[int, EvalAccumulator] = {}
+        # Named evaluation sets per prefix ("val", "test"), in dataloader order; absent: one unnamed set.
+        self.eval_sets: dict[str, list[str]] = {}
         self.reports: dict[str, WerReport] = {}
         self.examples: dict[str, list[dict[str, str]]] = {}
         self.train_samples_seen = 0
@@ -106,20 +112,32 @@ class ASRTask(L.LightningModule):
         """Teacher-forced loss and decoded text of an eval batch; families may share work between the two."""
         return self.compute_loss(batch), self.transcribe(batch)
 
-    def _eval_step(self, batch: dict) -> None:
+    def _eval_step(self, batch: dict, dataloader_idx: int = 0) -> None:
         loss, texts = self.loss_and_transcribe(batch)
-        self.accumulator.loss_sum += float(loss) * len(batch["ids"])
-        self.accumulator.loss_count += len(batch["ids"])
-        self.accumulator.predictions += texts
-        self.accumulator.references += batch["texts"]
-        self.accumulator.sources += batch["sources"]
-        self.accumulator.ids += batch["ids"]
+        accumulator = self.accumulators.setdefault(dataloader_idx, EvalAccumulator())
+        accumulator.loss_sum += float(loss) * len(batch["ids"])
+        accumulator.loss_count += len(batch["ids"])
+        accumulator.predictions += texts
+        accumulator.references += batch["texts"]
+        accumulator.sources += batch["sources"]
+        accumulator.ids += batch["ids"]
 
     def _eval_start(self) -> None:
-        self.accumulator = EvalAccumulator()
+        self.accumulators = {}
 
     def _eval_end(self, prefix: str) -> None:
-        results = self.accumulator.gathered()
+        names = self.eval_sets.get(prefix, [])
+        if len(names) <= 1:
+            self._score(prefix, self.accumulators.get(0, EvalAccumulator()))
+            return
+        for index, name in enumerate(names):
+            accumulator = self.accumulators.get(index, EvalAccumulator())
+            if index == 0:
+                self._score(prefix, accumulator)  # the primary set: val/wer, the monitor
+            self._score(f"{prefix}/{name}", accumulator)
+
+    def _score(self, prefix: str, accumulator: EvalAccumulator) -> None:
+        results = accumulator.gathered()
         report = score(results.predictions, results.references, self.normaliser, results.sources)
         self.reports[prefix] = report
         self.examples[prefix] = [
@@ -139,8 +157,8 @@ class ASRTask(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._eval_start()
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_end("val")
@@ -148,8 +166,8 @@ class ASRTask(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._eval_start()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")

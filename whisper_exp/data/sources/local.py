@@ -21,7 +21,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.schema import dataset_from_records
 
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
@@ -125,6 +125,6 @@ def read_audiofolder(
             records["duration"].append(duration)
             records["speaker"].append(str(row.get("speaker") or ""))
     if not records["id"] and wanted not in seen_splits:
-        raise DataError(f"[{source}] split {split!r} not found in {root}; splits present: "
+        raise MissingSplitError(f"[{source}] split {split!r} not found in {root}; splits present: "
                         f"{sorted(s for s in seen_splits if s != 'None')}")
     return dataset_from_records(records)

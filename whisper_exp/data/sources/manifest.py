@@ -29,7 +29,7 @@ from datasets import Dataset
 
 from whisper_exp.config.schema import SourceConfig
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.harmonise import check_columns
 from whisper_exp.data.schema import dataset_from_records, empty_records
 
@@ -89,7 +89,7 @@ def _manifest_for(source: str, cfg: SourceConfig, split: str) -> tuple[Path, str
         manifest = root / split
         if not manifest.is_file():
             present = sorted(p.name for p in root.iterdir() if p.suffix.lower() in (*DELIMITED, *JSON_LINES))
-            raise DataError(f"[{source}] manifest {manifest} not found (split {split!r}); manifests in {root}: "
+            raise MissingSplitError(f"[{source}] manifest {manifest} not found (split {split!r}); manifests in {root}: "
                             f"{present}. Fix data.sources.{source}.splits")
         return manifest, None
     if root.is_file():
@@ -171,6 +171,6 @@ def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str =
         records["duration"].append(duration)
         records["speaker"].append("" if speaker is None else str(speaker))
     if split_value is not None and split_value not in seen_splits:
-        raise DataError(f"[{source}] split {split_value!r} not found in the {SPLIT_COLUMN!r} column of {manifest}; "
-                        f"values present: {sorted(seen_splits)}")
+        raise MissingSplitError(f"[{source}] split {split_value!r} not found in the {SPLIT_COLUMN!r} column of "
+                                f"{manifest}; values present: {sorted(seen_splits)}")
     return dataset_from_records(records)
