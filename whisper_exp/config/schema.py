@@ -178,6 +178,9 @@ class DataConfig:
     min_duration_s: float = 0.1
     max_duration_s: float = 30.0
     on_error: str = "raise"
+    # Text files (metadata.csv, manifests, IMDA SCRIPT/*.TXT) that have no byte-order mark and are not UTF-8 are
+    # read in this encoding (e.g. cp1252); null: such a file fails naming its line (data/text_encoding.py).
+    encoding: str | None = None
     text_normaliser: str = "auto"
     label_leading_space: bool = True
     batch_size: int = 8

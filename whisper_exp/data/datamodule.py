@@ -64,7 +64,7 @@ class SpeechDataModule(L.LightningDataModule):
         self.seed = seed
         self.drops = DropCounter()
         self.context = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
-                                   stream_shards=data.stream_shards)
+                                   stream_shards=data.stream_shards, encoding=data.encoding)
         self.store = (FeatureStore(Path(cache_dir) / "features", as_featurizer(extractor).settings,
                                    data.features.dtype) if data.features.cache else None)
         self.splits: dict[str, SpeechSplit] = {}

@@ -205,7 +205,8 @@ def read_sources(data: DataConfig, split: str, ctx: ReadContext) -> dict[str, Da
 
 def read_split(data: DataConfig, split: str, drops: DropCounter, ctx: ReadContext | None = None) -> Dataset:
     """The eager (non-streaming) table of `split`, all sources mixed."""
-    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=False, stream_shards=data.stream_shards)
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=False, stream_shards=data.stream_shards,
+                             encoding=data.encoding)
     table = combine(read_sources(data, split, ctx), split, data.mix)
     assert isinstance(table, Dataset)
     return table
@@ -341,7 +342,8 @@ def build_stream(
     ctx: ReadContext | None = None,
 ) -> StreamingSpeechSplit:
     """Prepare split `split` for streaming on rank `rank` of `world_size` (see module doc)."""
-    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards)
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards,
+                             encoding=data.encoding)
     tables = {name: _as_stream(table, data.stream_shards) for name, table in read_sources(data, split, ctx).items()}
     cap = _eval_cap(data, split)
     if cap is not None:

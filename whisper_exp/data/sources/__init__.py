@@ -31,6 +31,8 @@ class ReadContext:
     drops: DropCounter = field(default_factory=DropCounter)
     streaming: bool = False
     stream_shards: int = 8
+    # data.encoding: the encoding of text files that have no BOM and are not UTF-8 (data.text_encoding).
+    encoding: str | None = None
     # Per-data-module memo (e.g. the IMDA index, read once for all three splits).
     memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -42,7 +44,7 @@ def _read_local(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> D
     if not cfg.path:
         raise DataError(f"[{name}] no path: set data.sources.{name}.path (or data.path for data=local)")
     return read_audiofolder(name, cfg.path, split, text_column=cfg.text_column, on_error=ctx.on_error,
-                            drops=ctx.drops)
+                            drops=ctx.drops, encoding=ctx.encoding)
 
 
 def _read_hub(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset | IterableDataset:
@@ -50,11 +52,12 @@ def _read_hub(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dat
 
 
 def _read_manifest(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
-    return read_manifest(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops)
+    return read_manifest(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops, encoding=ctx.encoding)
 
 
 def _read_imda(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
-    return read_imda_nsc(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops, memo=ctx.memo)
+    return read_imda_nsc(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops, memo=ctx.memo,
+                         encoding=ctx.encoding)
 
 
 READERS: dict[str, SourceReader] = {"local": _read_local, "hub": _read_hub, "manifest": _read_manifest,
