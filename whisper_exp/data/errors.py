@@ -46,6 +46,13 @@ class DropCounter:
             raise DataError(f"[{source}] {message} (set data.on_error=skip to skip and count such samples)")
         self.drop(source, reason, message)
 
+    def merge(self, other: DropCounter) -> None:
+        """Add `other`'s counts (and examples, up to the kept number) to this counter."""
+        for key, count in other.counts.items():
+            self.counts[key] += count
+            kept = self.examples[key]
+            kept.extend(other.examples.get(key, [])[: max(0, EXAMPLES_KEPT - len(kept))])
+
     def total(self) -> int:
         """How many samples were dropped in all."""
         return sum(self.counts.values())
