@@ -47,7 +47,7 @@ from whisper_exp.tasks.whisper import WhisperTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
 from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
-from whisper_exp.training.checkpoints import resolve_resume
+from whisper_exp.training.checkpoints import DiskSpaceError, resolve_resume
 from whisper_exp.training.compilation import compile_blocks
 from whisper_exp.training.health import LossHealthMonitor
 from whisper_exp.training.resume import ResumableDataModule
@@ -201,6 +201,9 @@ def _record_end(cfg: DictConfig, status: str, error: BaseException, started: flo
                "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
     if isinstance(error, RunInterrupted):
         summary["resume_with"] = f"trainer.resume={error.checkpoint}"
+    if isinstance(error, DiskSpaceError):
+        summary["resume_command"] = error.resume
+        print(f"resume with: {error.resume}")
     summary.setdefault("config", _plain_config(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_summary(run_dir, summary)
@@ -260,7 +263,13 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
     check_needed_splits(parts.datamodule)
     exit_code = 1
     try:
-        measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
+        try:
+            measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
+        except Exception:
+            # A failed job's summary still says what was built and trained (the splits exist now).
+            partial.update(**parts.datamodule.train_summary(), dropped_samples=parts.datamodule.drops.as_dict(),
+                           global_steps=trainer.global_step)
+            raise
         # The base numbers again, now that the data splits are built (training-set size, drops).
         summary = {**measured, **_base_summary(parts, cfg), "status": "completed",
                    "wall_s": time.perf_counter() - started}
