@@ -5,6 +5,10 @@ A reader is registered in READERS under its `kind` and called as
 (local, manifest and IMDA corpora are indexed eagerly: that is where missing files and bad rows
 are found), or an `IterableDataset` when the hub reader streams. A `+` in the source's split
 name ("train+validation") reads each part and concatenates them, for every kind.
+
+Sample ids are unique within a source's split: predictions are matched to references by id, so a
+second row with an id already seen is a fault (``duplicate id``: raised, or dropped and counted
+under data.on_error=skip; the first row is kept). Streamed hub tables are not checked up front.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class ReadContext:
     # Per-data-module memo (e.g. the IMDA index, read once for all three splits).
     memo: dict[Any, Any] = field(default_factory=dict)
 
+
+DUPLICATE_ID = "duplicate id"
 
 SourceReader = Callable[[str, SourceConfig, str, ReadContext], Dataset | IterableDataset]
 
@@ -73,4 +79,19 @@ def read_source(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> D
     if not all(parts):
         raise DataError(f"[{name}] split {split!r} has an empty part; write e.g. 'train+validation'")
     tables = [reader(name, cfg, part, ctx) for part in parts]
-    return tables[0] if len(tables) == 1 else concatenate_datasets(tables)
+    table = tables[0] if len(tables) == 1 else concatenate_datasets(tables)
+    return _without_duplicate_ids(table, name, ctx) if isinstance(table, Dataset) else table
+
+
+def _without_duplicate_ids(table: Dataset, source: str, ctx: ReadContext) -> Dataset:
+    """`table` keeping the first row of each id; every later one is a fault (raised or counted)."""
+    seen: set[str] = set()
+    keep: list[int] = []
+    for row, sample_id in enumerate(table["id"]):
+        if sample_id in seen:
+            ctx.drops.fault(ctx.on_error, source, DUPLICATE_ID, f"{sample_id}: a second sample with this id "
+                            f"(row {row}); ids must be unique within a split")
+            continue
+        seen.add(sample_id)
+        keep.append(row)
+    return table if len(keep) == len(table) else table.select(keep)
