@@ -115,3 +115,24 @@ def test_configure_threads(monkeypatch: pytest.MonkeyPatch) -> None:
             configure_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_bench_names_the_machine_and_refuses_emulated_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parents[2] / "experiments"
+                                                  / "throughput" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(hardware, "cpu_info", lambda: AVX2_ONLY)  # the capability query only
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = argparse.Namespace(precision="bf16", peer_precision="bf16", allow_emulated_bf16=False, threads=2)
+    with pytest.raises(SystemExit, match="bf16 is emulated here"):
+        bench.resolve_bench_precision(args)
+    args = argparse.Namespace(precision="auto", peer_precision="auto", allow_emulated_bf16=False, threads=2)
+    bench.resolve_bench_precision(args)
+    assert (args.precision, args.peer_precision) == ("fp32", "fp32")
+    block = bench.machine_block(args)
+    assert "machine: AMD EPYC (test)" in block and "avx512_bf16 no" in block and "avx2 yes" in block
+    assert "native bf16 (torch/oneDNN): no" in block and "ours 32-true, peer fp32" in block
