@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv: torch first (CPU wheel), then whisper_exp with its extras
 
-demo: $(STAMP) ## Fine-tune bundled tiny.en on the embedded demo corpus (offline; ~15 min on 2 CPU cores)
+demo: $(STAMP) ## Adapt bundled tiny.en to the embedded demo corpus (offline; minutes on 2 CPU cores, README "Demo")
 	$(PY) -m whisper_exp experiment=demo $(RUN_ARGS)
 
 test: $(STAMP) ## Run the whole test suite (what CI runs)

@@ -49,6 +49,7 @@ from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
 from whisper_exp.training.checkpoints import DiskSpaceError, resolve_resume
 from whisper_exp.training.compilation import compile_blocks
+from whisper_exp.training.hardware import apply_hardware, cpu_info
 from whisper_exp.training.health import LossHealthMonitor
 from whisper_exp.training.resume import ResumableDataModule
 from whisper_exp.training.signals import RunInterrupted
@@ -148,9 +149,16 @@ def build_ctc_components(run: RunConfig) -> Components:
 
 def _environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__, "lightning": L.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), **cpu_info().as_dict(), "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "platform": platform.platform()}
+
+
+def prepare_hardware(run: RunConfig) -> None:
+    """Resolve trainer.precision (auto → what this device runs natively) and set the thread count, in place:
+    everything after this point, summary.json included, sees the precision that actually runs."""
+    choice = apply_hardware(run.trainer.precision, run.trainer.num_threads, run.strategy.accelerator)
+    run.trainer.precision = choice.precision
 
 
 def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
@@ -199,7 +207,7 @@ def _record_end(cfg: DictConfig, status: str, error: BaseException, started: flo
     summary = {**partial, "status": status, "error": f"{type(error).__name__}: {error}",
                "traceback": "".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
                "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
-    if isinstance(error, RunInterrupted):
+    if isinstance(error, RunInterrupted) and error.checkpoint is not None:
         summary["resume_with"] = f"trainer.resume={error.checkpoint}"
     if isinstance(error, DiskSpaceError):
         summary["resume_command"] = error.resume
@@ -245,6 +253,7 @@ def run_training(cfg: DictConfig) -> float | None:
 
 def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
     run = validate_config(cfg)
+    prepare_hardware(run)
     run_dir = Path(run.output_dir)
     quiet_non_zero_ranks()
     check_shared_run_dir()
@@ -381,6 +390,7 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     """Validation and test WER of `model.checkpoint` (or the zero-shot model) → summary.json."""
     started = time.perf_counter()
     run = validate_config(cfg)
+    prepare_hardware(run)
     run_dir = Path(run.output_dir)
     L.seed_everything(run.seed, workers=True)
     parts = build_components(run)

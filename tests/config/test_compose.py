@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from whisper_exp.__main__ import CONFIG_DIR
 from whisper_exp.config.schema import ConfigError, validate_config
 
-CONF = Path(__file__).resolve().parents[2] / "whisper_exp" / "conf"
+CONF = Path(CONFIG_DIR)
 # CTC models (wav2vec2 / WavLM / HuBERT) compose too but follow other rules (tests/ctc/test_ctc_parts.py).
 CTC_MODELS = ("wavlm_large_ctc", "wavlm_base_plus_ctc", "wav2vec2_base_ctc", "hubert_large_ctc")
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem not in CTC_MODELS)

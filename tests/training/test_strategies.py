@@ -30,7 +30,7 @@ from whisper_exp.training.strategy import (
 )
 from whisper_exp.training.trainer import build_trainer
 
-STRATEGIES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "whisper_exp" / "conf" / "strategy").glob("*.yaml"))
+STRATEGIES = sorted(p.stem for p in (Path(CONFIG_DIR) / "strategy").glob("*.yaml"))
 
 
 @pytest.fixture

@@ -299,7 +299,11 @@ class TrainerConfig:
     limit_train_batches: Any = None
     limit_val_batches: Any = None
     limit_test_batches: Any = None
-    precision: str = "32-true"
+    # auto: bf16-mixed where the device has native bf16, 16-mixed on CUDA without it, else 32-true
+    # (whisper_exp/training/hardware.py); or an explicit Lightning precision.
+    precision: str = "auto"
+    # torch intra-op threads; null = the usable cores (affinity / cgroup quota).
+    num_threads: int | None = None
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 10
@@ -393,7 +397,7 @@ CHOICES = {
     ("logger", "name"): ("wandb", "csv", "none"),
     ("logger", "mode"): ("auto", "online", "offline", "disabled"),
     ("trainer", "monitor_mode"): ("min", "max"),
-    ("trainer", "precision"): ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
+    ("trainer", "precision"): ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
     ("strategy", "strategy"): ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"),
     ("strategy", "sharding_strategy"): ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"),
     ("strategy", "state_dict_type"): ("full", "sharded"),

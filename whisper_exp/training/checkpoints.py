@@ -16,9 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +57,11 @@ class DiskSpaceError(OSError):
 
 def resume_command(run_dir_or_ckpt: str | Path) -> str:
     """The command line that resumes this run from `run_dir_or_ckpt`: ``python -m whisper_exp <this run's
-    overrides> trainer.resume=PATH`` (the overrides of the current Hydra job, when there is one)."""
-    overrides: list[str] = []
-    try:
-        from hydra.core.hydra_config import HydraConfig
+    overrides> trainer.resume=PATH`` (one rule with the interrupt message: `signals.resume_command`)."""
+    from whisper_exp.training.signals import resume_command as command_for
+    from whisper_exp.training.signals import task_overrides
 
-        if HydraConfig.initialized():
-            overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("trainer.resume=")]
-    except (ImportError, ValueError):
-        overrides = []
-    argv = [Path(sys.executable).name, "-m", "whisper_exp", *overrides, f"trainer.resume={Path(run_dir_or_ckpt)}"]
-    return shlex.join(argv)
+    return command_for(Path(run_dir_or_ckpt), task_overrides())
 
 
 def _tensor_bytes(value: Any) -> int:
