@@ -26,7 +26,8 @@ KILLS = 3
 @pytest.mark.slow
 def test_repeated_kills_and_resumes_match_an_uninterrupted_run(tmp_path: Path, compose_config,
                                                                 random_whisper_dir: Path, demo_subset: Path) -> None:
-    overrides = [*tiny_run_overrides(random_whisper_dir, demo_subset, steps=STEPS), "trainer.checkpoint_every_n_steps=1"]
+    overrides = [*tiny_run_overrides(random_whisper_dir, demo_subset, steps=STEPS),
+                 "trainer.checkpoint_every_n_steps=1"]
     run_training(compose_config(*overrides, f"paths.output_dir={tmp_path / 'reference'}"))
     reference = read_summary(tmp_path / "reference")
 
