@@ -26,24 +26,15 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from whisper_exp.config.schema import RunConfig, validate_config
-from whisper_exp.data.collate import CTCCollator, WhisperCollator
-from whisper_exp.data.ctc_vocab import CtcLabeller
 from whisper_exp.data.datamodule import SpeechDataModule
-from whisper_exp.data.errors import DropCounter
-from whisper_exp.data.features import WaveformFeaturizer
-from whisper_exp.data.pipeline import read_split
+from whisper_exp.data.pipeline import SplitTables
+from whisper_exp.families import Family, get_family
+from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
-from whisper_exp.metrics.wer import WerReport, build_normaliser
-from whisper_exp.models.ctc_loading import VOCAB_META_KEY, LoadedCTC, load_ctc
-from whisper_exp.models.encoder_cache import build_encoder_cache
-from whisper_exp.models.export import export_pretrained
-from whisper_exp.models.labels import WhisperLabeller
-from whisper_exp.models.loading import LoadedWhisper, load_whisper
+from whisper_exp.metrics.wer import WerReport
 from whisper_exp.summary import write_summary
 from whisper_exp.tasks.base import ASRTask
-from whisper_exp.tasks.ctc import CTCTask
-from whisper_exp.tasks.whisper import WhisperTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
 from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
@@ -57,7 +48,6 @@ from whisper_exp.training.trainer import build_trainer, find_callback
 
 log = logging.getLogger(__name__)
 
-ENGLISH_NAMES = ("en", "english")
 # The LoRA adapters alone, in PEFT's format (PeftModel.from_pretrained(base, RUN_DIR/adapter)).
 ADAPTER_DIRNAME = "adapter"
 TRACEBACK_LINES = 30
@@ -68,81 +58,42 @@ class Components:
     """Everything a run needs, built once from the validated config."""
 
     run: RunConfig
-    loaded: LoadedWhisper | LoadedCTC
+    family: Family
+    loaded: Loaded
     counts: ParamCounts
     datamodule: SpeechDataModule
     task: ASRTask
     finetune: FinetuneResult
 
 
-def normaliser_kind(run: RunConfig) -> str:
-    """English normaliser for English models/data, basic otherwise, unless set explicitly."""
-    if run.data.text_normaliser != "auto":
-        return run.data.text_normaliser
-    english = run.model.english_only or (run.model.language or "").lower() in ENGLISH_NAMES
-    return "english" if english else "basic"
-
-
-def build_components(run: RunConfig) -> Components:
-    """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
-    parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
-    if parts.finetune.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
-        parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
-    if run.trainer.compile:
-        compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
-    return parts
-
-
-def _checkpoint_meta(run: RunConfig, loaded: LoadedWhisper | LoadedCTC) -> dict[str, Any]:
-    """What every checkpoint records so it can be evaluated alone: the base weights, and the LoRA settings
-    that let it rebuild and merge its adapters (models.loading)."""
+def _checkpoint_meta(run: RunConfig, loaded: Loaded) -> dict[str, Any]:
+    """What every checkpoint records so it can be evaluated alone: the base weights, the LoRA settings that
+    let it rebuild and merge its adapters (models.loading), and the family's own (e.g. a CTC vocabulary)."""
     meta: dict[str, Any] = {"base_weights": loaded.base_path, "model_source": loaded.source}
     if run.finetune.lora.enabled:
         meta["lora"] = settings_record(run.finetune.lora)
-    return meta
+    return {**meta, **loaded.meta}
 
 
-def build_whisper_components(run: RunConfig) -> Components:
-    """Whisper / distil-whisper: log-mel features, Whisper labels, generation."""
-    loaded = load_whisper(run.model, run.cache_dir, load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing)
-    meta = _checkpoint_meta(run, loaded)
-    tokenizer = loaded.processor.tokenizer
-    labeller = WhisperLabeller(tokenizer, english_only=run.model.english_only, language=run.model.language,
-                               task=run.model.task, leading_space=run.data.label_leading_space)
-    extractor = loaded.processor.feature_extractor
-    if extractor.feature_size != run.model.num_mel_bins:
-        log.warning("model.num_mel_bins=%d but the checkpoint's feature extractor uses %d: using the checkpoint's",
-                    run.model.num_mel_bins, extractor.feature_size)
-    datamodule = SpeechDataModule(
-        run.data, extractor=extractor, labeller=labeller, collate=WhisperCollator(extractor.nb_max_frames),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    normaliser = build_normaliser(normaliser_kind(run), getattr(tokenizer, "english_spelling_normalizer", None))
-    task = WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,
-                       english_only=run.model.english_only, normaliser=normaliser, checkpoint_meta=meta,
-                       encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
-                                                         run.finetune.frozen_layers, run.cache_dir))
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
-
-
-def build_ctc_components(run: RunConfig) -> Components:
-    """The CTC family (wav2vec2 / WavLM / HuBERT): waveform features, character labels, greedy CTC decoding;
-    the same data module, metrics, logging and summary as Whisper."""
-    loaded = load_ctc(run.model, run.cache_dir, sampling_rate=run.data.sampling_rate,
-                      transcripts=lambda: read_split(run.data, "train", DropCounter())["text"],
-                      load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing,
-                           family="ctc")
-    meta = {**_checkpoint_meta(run, loaded), VOCAB_META_KEY: loaded.vocab}
-    tokenizer, extractor = loaded.processor.tokenizer, loaded.processor.feature_extractor
-    datamodule = SpeechDataModule(
-        run.data, extractor=WaveformFeaturizer(extractor), labeller=CtcLabeller(tokenizer, run.model.ctc.vocab),
-        collate=CTCCollator(extractor.padding_value, extractor.return_attention_mask),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    task = CTCTask(loaded.model, tokenizer, optimizer=run.optimizer,
-                   normaliser=build_normaliser(normaliser_kind(run)), log_examples=run.generation.log_examples,
-                   checkpoint_meta=meta)
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
+def build_components(run: RunConfig) -> Components:
+    """The family of `model.family` loads the model; the finetune preset (and activation checkpointing) is applied;
+    data module and task are built from the family's parts."""
+    family = get_family(run.model.family)
+    tables = SplitTables(run.data)  # read once: by the family when it needs the transcripts, then by the data
+    loaded = family.load(run, lambda: tables.read("train")["text"], finetune_load_kwargs(run.finetune))
+    tuned = apply_finetune(loaded.model, run.finetune, layer_map=family.layer_map,
+                           gradient_checkpointing=run.trainer.gradient_checkpointing)
+    parts = family.data_parts(run, loaded)
+    datamodule = SpeechDataModule(run.data, extractor=parts.featurizer, labeller=parts.labeller,
+                                  collate=parts.collate, max_label_tokens=parts.max_label_tokens,
+                                  cache_dir=run.cache_dir, seed=run.seed, tables=tables)
+    task = family.task(run, loaded, tuned, _checkpoint_meta(run, loaded))
+    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
+    if run.trainer.compile:
+        compile_blocks(task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
+    return Components(run=run, family=family, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task,
+                      finetune=tuned)
 
 
 def _environment() -> dict[str, Any]:
@@ -343,7 +294,7 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         out["adapter_bytes"] = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
     if run.export.enabled and trainer.is_global_zero:
         model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
-        out["export_dir"] = str(export_pretrained(model, parts.loaded.processor, run_dir / run.export.dirname))
+        out["export_dir"] = str(parts.family.export(model, parts.loaded.processor, run_dir / run.export.dirname))
     return out
 
 

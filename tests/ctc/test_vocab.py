@@ -8,10 +8,16 @@ import pytest
 from conftest import write_audiofolder, write_tone
 from transformers import Wav2Vec2CTCTokenizer, WhisperFeatureExtractor
 
-from whisper_exp.config.schema import CtcVocabConfig, DataConfig, SourceConfig
-from whisper_exp.data.ctc_vocab import CtcLabeller, CtcTextNormaliser, build_tokenizer, build_vocabulary
+from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_split
+from whisper_exp.families.ctc_vocab import (
+    CtcLabeller,
+    CtcTextNormaliser,
+    CtcVocabConfig,
+    build_tokenizer,
+    build_vocabulary,
+)
 
 TRAIN = ["Don't play play lor!", "The MRT is late, LAH.", "Rock’n’roll at Marine-Parade"]
 

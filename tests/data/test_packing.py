@@ -15,7 +15,7 @@ from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings, pad_features
 from whisper_exp.data.packing import FRAMES_PER_SECOND, PackedSplit, joined_text, plan_windows
 from whisper_exp.data.pipeline import build_split
-from whisper_exp.models.labels import WhisperLabeller
+from whisper_exp.families.whisper_labels import WhisperLabeller
 from whisper_exp.run import run_training
 
 

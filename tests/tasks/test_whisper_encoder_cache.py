@@ -11,6 +11,7 @@ import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from whisper_exp.config.schema import EncoderCacheSettings, GenerationConfig, OptimizerConfig
+from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune.freezing import freeze_encoder_layers
 from whisper_exp.metrics.wer import build_normaliser
 from whisper_exp.models.encoder_cache import build_encoder_cache
@@ -25,8 +26,9 @@ def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: st
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     n_layers = len(model.get_encoder().layers)
-    freeze_encoder_layers(model, n_layers if frozen == "all" else int(frozen))
-    cache = (build_encoder_cache(model, EncoderCacheSettings(enabled=True, dtype=dtype), frozen, cache_root)
+    depth = n_layers if frozen == "all" else int(frozen)
+    freeze_encoder_layers(model, WHISPER_LAYERS, depth)
+    cache = (build_encoder_cache(model, EncoderCacheSettings(enabled=True, dtype=dtype), depth, cache_root)
              if cache_root is not None else None)
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),

@@ -20,49 +20,13 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class CtcVocabConfig:
-    """CTC character vocabulary and the text normalisation applied to transcripts before labelling."""
-
-    # Lower-case transcripts (the vocabulary then has no upper-case letters).
-    lowercase: bool = True
-    # Characters replaced before labelling (curly apostrophes → ', dashes → space, …).
-    char_map: dict[str, str] = field(default_factory=lambda: {"’": "'", "‘": "'", "`": "'", "-": " ", "–": " ",
-                                                               "—": " "})
-    # Characters dropped before labelling (punctuation); apostrophes stay unless listed here.
-    remove_chars: str = ",.?!;:\"“”()[]{}…"
-    word_delimiter: str = "|"
-    unk_token: str = "[UNK]"
-    pad_token: str = "[PAD]"
-    # A fixed character set (word delimiter, unk and pad are added); null: built from the training transcripts.
-    chars: list[str] | None = None
-
-
-@dataclass
-class CtcConfig:
-    """CTC-family settings (wav2vec2 / WavLM / HuBERT + CTC head); Whisper models ignore them."""
-
-    # Feature extractor, per checkpoint: zero-mean unit-variance waveform; attention mask over padding
-    # (only for checkpoints trained with one: layer-norm feature encoders, e.g. WavLM-large, HuBERT-large).
-    do_normalize: bool = True
-    return_attention_mask: bool = True
-    vocab: CtcVocabConfig = field(default_factory=CtcVocabConfig)
-    # SpecAugment-style masking of the feature-encoder output during training.
-    mask_time_prob: float = 0.05
-    mask_time_length: int = 10
-    mask_feature_prob: float = 0.0
-    mask_feature_length: int = 10
-    # Regularisation beyond model.dropout (hidden), attention_dropout and activation_dropout.
-    feat_proj_dropout: float = 0.0
-    final_dropout: float = 0.0
-    layerdrop: float = 0.0
-    # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
-    ctc_loss_reduction: str = "mean"
-    ctc_zero_infinity: bool = True
-
-
-@dataclass
 class ModelConfig:
-    """One checkpoint: where its weights come from and its published facts."""
+    """One checkpoint: where its weights come from and its published facts.
+
+    `family` names the module of whisper_exp/families/ that loads, labels, featurizes and trains it; that
+    family's own settings (YAML key `model.<family options key>`, e.g. `model.ctc`) are typed by the family
+    and kept in `options`.
+    """
 
     family: str = "whisper"
     name: str = "???"
@@ -82,7 +46,8 @@ class ModelConfig:
     activation_dropout: float = 0.0
     # A recommended fine-tuning LR for checkpoints without a pretraining-LR rule (CTC); wins over the rule.
     finetune_lr: float | None = None
-    ctc: CtcConfig = field(default_factory=CtcConfig)
+    # The family's own settings (filled by validate_config from model.<options key>; see families.base).
+    options: Any = None
 
 
 @dataclass
@@ -378,7 +343,6 @@ GROUPS: dict[str, type] = {
     "generation": GenerationConfig, "export": ExportConfig,
 }
 CHOICES = {
-    ("model", "family"): ("whisper", "ctc"),
     ("model", "source"): ("auto", "hub", "bundled", "local"),
     ("data", "on_error"): ("raise", "skip"),
     ("data", "text_normaliser"): ("auto", "english", "basic", "none"),
@@ -422,6 +386,10 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
         raise ConfigError(f"config group {group!r} is missing from the composed config")
     plain = OmegaConf.to_container(node, resolve=True)
     passthrough = {k: plain.pop(k) for k in ("optimizer", "scheduler") if schema is OptimizerConfig and k in plain}
+    if schema is ModelConfig:
+        family = _family(plain.get("family", ModelConfig.family))
+        raw = plain.pop(family.options_key, None) if family.options_key else None
+        passthrough["options"] = family.typed_options(raw)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), plain)
         obj = OmegaConf.to_object(merged)
@@ -477,38 +445,20 @@ def _check_choices(run: RunConfig) -> None:
         raise ConfigError("optimizer.warmup_fraction must be in [0, 1)")
     if run.data.batch_size < 1 or run.data.eval_batch_size < 1:
         raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
-    if run.data.max_duration_s > 30.0 and run.model.family == "whisper":
-        raise ConfigError("data.max_duration_s > 30 s: Whisper's encoder sees at most 30 s per sample; "
-                          "longer audio would be silently truncated. Keep it <= 30 or segment the audio.")
     if not run.data.sources:
         raise ConfigError(f"data group {run.data.name!r} defines no sources")
     _check_data(run.data)
-    if run.model.family == "ctc":
-        _check_ctc(run)
+    _family(run.model.family).check(run)
 
 
-def _check_ctc(run: RunConfig) -> None:
-    """Keys of the CTC family (model.ctc.*) and what CTC models cannot do."""
-    ctc = run.model.ctc
-    if ctc.ctc_loss_reduction not in ("mean", "sum"):
-        raise ConfigError(f"model.ctc.ctc_loss_reduction={ctc.ctc_loss_reduction!r} is not one of ('mean', 'sum')")
-    for key in ("mask_time_prob", "mask_feature_prob", "feat_proj_dropout", "final_dropout", "layerdrop"):
-        if not 0 <= getattr(ctc, key) < 1:
-            raise ConfigError(f"model.ctc.{key}={getattr(ctc, key)} must be in [0, 1)")
-    specials = (ctc.vocab.word_delimiter, ctc.vocab.unk_token, ctc.vocab.pad_token)
-    if len(ctc.vocab.word_delimiter) != 1 or len(set(specials)) != 3:
-        raise ConfigError(f"model.ctc.vocab: word_delimiter must be one character and word_delimiter, unk_token and "
-                          f"pad_token distinct (got {specials})")
-    if run.finetune.freeze_decoder:
-        raise ConfigError(f"finetune.freeze_decoder=true: model={run.model.name} (CTC) has no decoder; use "
-                          "finetune=full, freeze_encoder_layers or ctc_lora")
-    if run.finetune.encoder_cache.enabled:
-        raise ConfigError("finetune.encoder_cache is for Whisper's encoder; CTC models do not use it")
-    if run.data.streaming and ctc.vocab.chars is None:
-        raise ConfigError("data.streaming=true with a CTC model: the vocabulary cannot be read from a stream up "
-                          "front; set model.ctc.vocab.chars=[a,b,…] (or train from an exported model with its vocab)")
-    if run.data.streaming and run.data.group_by_length:
-        raise ConfigError("data.group_by_length=true needs the clips' durations up front: not with data.streaming")
+def _family(name: str) -> Any:
+    """The model family `name` (whisper_exp.families); ConfigError for an unknown one."""
+    from whisper_exp.families import get_family  # families build on this module: imported when first needed
+
+    try:
+        return get_family(str(name))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _check_data(data: DataConfig) -> None:

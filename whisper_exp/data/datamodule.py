@@ -25,11 +25,10 @@ from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.batching import LengthGroupedSampler
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.packing import PackedSplit
-from whisper_exp.data.pipeline import SpeechSplit, build_split, build_stream
-from whisper_exp.data.sources import ReadContext
+from whisper_exp.data.pipeline import SpeechSplit, SplitTables, build_split, build_stream
 from whisper_exp.data.streaming import EpochDataLoader, StreamingSpeechSplit
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,9 @@ class SpeechDataModule(L.LightningDataModule):
         max_label_tokens: int,
         cache_dir: str | Path,
         seed: int,
+        tables: SplitTables | None = None,
     ) -> None:
+        """`tables`: the eager splits' tables when something read one already (its drops are kept)."""
         super().__init__()
         self.data = data
         self.extractor = extractor
@@ -58,9 +59,9 @@ class SpeechDataModule(L.LightningDataModule):
         self.collate = collate
         self.max_label_tokens = max_label_tokens
         self.seed = seed
-        self.drops = DropCounter()
-        self.context = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
-                                   stream_shards=data.stream_shards)
+        self.tables = tables or SplitTables(data)
+        self.drops = self.tables.drops
+        self.context = self.tables.ctx
         self.store = (FeatureStore(Path(cache_dir) / "features", as_featurizer(extractor).settings,
                                    data.features.dtype) if data.features.cache else None)
         self.splits: dict[str, SpeechSplit] = {}
@@ -79,7 +80,7 @@ class SpeechDataModule(L.LightningDataModule):
             self.splits[name] = build_split(
                 self.data, name, extractor=self.extractor, labeller=self.labeller,
                 max_label_tokens=self.max_label_tokens, store=self.store, seed=self.seed, drops=self.drops,
-                ctx=self.context)
+                ctx=self.context, table=self.tables.read(name))
             prepared = self.splits[name]
             log.info("%s: %d samples, %.1f min of audio", name, len(prepared), prepared.audio_seconds() / 60)
             self.drops.log_summary(f"data ({name})")

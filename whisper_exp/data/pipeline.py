@@ -184,6 +184,25 @@ def read_split(data: DataConfig, split: str, drops: DropCounter, ctx: ReadContex
     return table
 
 
+class SplitTables:
+    """Each split's eager table, read once: shared by a family that needs the training transcripts before its
+    model exists (a CTC vocabulary) and the data module that prepares the split, so that the split is read
+    once and its drop counts are kept."""
+
+    def __init__(self, data: DataConfig, drops: DropCounter | None = None) -> None:
+        self.data = data
+        self.drops = drops if drops is not None else DropCounter()
+        self.ctx = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
+                               stream_shards=data.stream_shards)
+        self.tables: dict[str, Dataset] = {}
+
+    def read(self, split: str) -> Dataset:
+        """The table of `split` (read_split), read on first use."""
+        if split not in self.tables:
+            self.tables[split] = read_split(self.data, split, self.drops, self.ctx)
+        return self.tables[split]
+
+
 @dataclass
 class _Walk:
     """Rows to consider in order, and how many usable ones to keep (None: all)."""
@@ -265,13 +284,14 @@ def build_split(
     seed: int,
     drops: DropCounter,
     ctx: ReadContext | None = None,
+    table: Dataset | None = None,
 ) -> SpeechSplit:
     """Prepare split `split` ("train", "validation" or "test") eagerly (see module doc).
 
     Rows are considered lazily: a subset of N only filters, decodes and featurises until N
-    usable clips are found, however large the corpus.
+    usable clips are found, however large the corpus. `table`: the split already read (SplitTables).
     """
-    table = read_split(data, split, drops, ctx)
+    table = read_split(data, split, drops, ctx) if table is None else table
     settings = FilterSettings(data.min_duration_s, data.max_duration_s, max_label_tokens)
     prepare = ClipPreparer(data, extractor, store)
     kept: dict[int, _Kept] = {}

@@ -25,6 +25,8 @@ DROPOUT_WARNING = 0.1
 LIGHTNING_STATE_PREFIX = "model."
 # Key under which a run's Lightning checkpoints record where their base weights came from.
 CHECKPOINT_META_KEY = "whisper_exp"
+# Whisper's output projection is tied to the token embedding: a state dict may leave it out.
+TIED_WEIGHTS = ("proj_out.weight",)
 
 
 class ModelLoadError(RuntimeError):
@@ -109,7 +111,7 @@ def _base_weights(cfg: ModelConfig, source: str, cache_dir: Path) -> tuple[str, 
     raise ModelLoadError(f"model.source={source!r} needs model.checkpoint=PATH")
 
 
-def _ckpt_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
+def checkpoint_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
     """Base weights for a run's .ckpt: those recorded in it when still reachable, else the model group's."""
     recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get("base_weights")
     if recorded and (Path(recorded).is_dir() or not Path(recorded).is_absolute()):
@@ -139,7 +141,7 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | No
     source = resolve_source(cfg)
     checkpoint, ckpt = open_checkpoint(cfg)
     if ckpt is not None:
-        location, description = _ckpt_base(ckpt, checkpoint, cfg, cache_dir)
+        location, description = checkpoint_base(ckpt, checkpoint, cfg, cache_dir)
     elif source == "local":
         if checkpoint is None:
             raise ModelLoadError("model.source=local needs model.checkpoint=/path/to/dir")
@@ -151,14 +153,17 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | No
     except OSError as err:
         raise ModelLoadError(f"cannot load {location}: {err}\n{_offline_alternatives()}") from err
     if ckpt is not None:
-        model = _load_lightning_weights(model, ckpt, checkpoint)
+        model = load_lightning_weights(model, ckpt, checkpoint, tied=TIED_WEIGHTS)
         description = f"{description} + fine-tuned weights {checkpoint}"
     configure_generation(model, cfg)
     log.info("model weights: %s", description)
     return LoadedWhisper(model=model, processor=processor, source=description, base_path=location)
 
 
-def _load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path) -> torch.nn.Module:
+def load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path, tied: tuple[str, ...] = ()
+                           ) -> torch.nn.Module:
+    """A run's fine-tuned weights (Lightning state dict, LoRA adapters merged in) on `model`; `tied`: weights
+    the state dict may leave out because they are tied to another one."""
     prefix = LIGHTNING_STATE_PREFIX
     weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     lora = checkpoint.get(CHECKPOINT_META_KEY, {}).get("lora")
@@ -167,7 +172,7 @@ def _load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path
 
         return load_merged(model, lora, weights, str(ckpt))
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    missing = [k for k in missing if k != "proj_out.weight"]  # tied to the token embedding
+    missing = [k for k in missing if k not in tied]
     if missing or unexpected:
         raise ModelLoadError(f"{ckpt} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model

@@ -17,11 +17,28 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from transformers import Wav2Vec2CTCTokenizer
 
-from whisper_exp.config.schema import CtcVocabConfig
+
+@dataclass
+class CtcVocabConfig:
+    """`model.ctc.vocab`: the character vocabulary and the text normalisation applied before labelling."""
+
+    # Lower-case transcripts (the vocabulary then has no upper-case letters).
+    lowercase: bool = True
+    # Characters replaced before labelling (curly apostrophes → ', dashes → space, …).
+    char_map: dict[str, str] = field(default_factory=lambda: {"’": "'", "‘": "'", "`": "'", "-": " ", "–": " ",
+                                                               "—": " "})
+    # Characters dropped before labelling (punctuation); apostrophes stay unless listed here.
+    remove_chars: str = ",.?!;:\"“”()[]{}…"
+    word_delimiter: str = "|"
+    unk_token: str = "[UNK]"
+    pad_token: str = "[PAD]"
+    # A fixed character set (word delimiter, unk and pad are added); null: built from the training transcripts.
+    chars: list[str] | None = None
 
 
 class CtcTextNormaliser:
