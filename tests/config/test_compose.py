@@ -13,7 +13,7 @@ from whisper_exp.config.schema import ConfigError, validate_config
 CONF = Path(__file__).resolve().parents[2] / "whisper_exp" / "conf"
 # CTC models (wav2vec2 / WavLM / HuBERT) compose too but follow other rules (tests/ctc/test_ctc_parts.py).
 CTC_MODELS = ("wavlm_large_ctc", "wavlm_base_plus_ctc", "wav2vec2_base_ctc", "hubert_large_ctc")
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem not in CTC_MODELS)
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem not in CTC_MODELS and p.stem[0] != "_")
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 # Paths that data configs require (`???`); any existing folder composes, loading happens at run time.
 REQUIRED_DATA_OVERRIDES = {"local": ["data.path=/tmp"], "manifest": ["data.path=/tmp"], "imda": ["data.root=/tmp"],
@@ -95,3 +95,27 @@ def test_cli_cfg_job_composes_offline_and_unknown_model_lists_options() -> None:
     assert "Could not find 'model/huge'" in bad.stderr
     for option in ("tiny.en", "small", "large-v3-turbo", "distil-large-v3"):
         assert option in bad.stderr
+
+
+def test_model_files_state_only_what_differs_from_their_family_base() -> None:
+    """A size's YAML inherits its family base (_whisper.yaml, _ctc.yaml) and repeats none of its values."""
+    import yaml
+
+    def flat(node: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in node.items():
+            if isinstance(value, dict) and key != "char_map":
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    sizes = [p for p in (CONF / "model").glob("*.yaml") if p.stem[0] != "_"]
+    assert len(sizes) >= 19
+    for path in sizes:
+        own = yaml.safe_load(path.read_text())
+        bases = [name for name in own.pop("defaults", []) if name != "_self_"]
+        assert len(bases) == 1 and bases[0].startswith("_"), f"{path.name} inherits no family base"
+        base = flat(yaml.safe_load((CONF / "model" / f"{bases[0]}.yaml").read_text()))
+        repeated = {k: v for k, v in flat(own).items() if k in base and base[k] == v}
+        assert not repeated, f"{path.name} repeats {repeated} from {bases[0]}.yaml"
