@@ -11,9 +11,10 @@ import pytest
 from whisper_exp.config.schema import ConfigError, validate_config
 
 CONF = Path(__file__).resolve().parents[2] / "whisper_exp" / "conf"
-# CTC models (wav2vec2 / WavLM / HuBERT) compose too but follow other rules (tests/ctc/test_ctc_parts.py).
+# The Whisper family's models (inheriting _whisper.yaml); other families compose too but follow other rules
+# (tests/ctc/test_ctc_parts.py, tests/families/).
 CTC_MODELS = ("wavlm_large_ctc", "wavlm_base_plus_ctc", "wav2vec2_base_ctc", "hubert_large_ctc")
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem not in CTC_MODELS and p.stem[0] != "_")
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if "- _whisper" in p.read_text())
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 # Paths that data configs require (`???`); any existing folder composes, loading happens at run time.
 REQUIRED_DATA_OVERRIDES = {"local": ["data.path=/tmp"], "manifest": ["data.path=/tmp"], "imda": ["data.root=/tmp"],
