@@ -33,6 +33,7 @@ from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
 from whisper_exp.metrics.wer import WerReport
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.summary import write_summary
 from whisper_exp.tasks.base import ASRTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
@@ -66,13 +67,11 @@ class Components:
     finetune: FinetuneResult
 
 
-def _checkpoint_meta(run: RunConfig, loaded: Loaded) -> dict[str, Any]:
-    """What every checkpoint records so it can be evaluated alone: the base weights, the LoRA settings that
-    let it rebuild and merge its adapters (models.loading), and the family's own (e.g. a CTC vocabulary)."""
-    meta: dict[str, Any] = {"base_weights": loaded.base_path, "model_source": loaded.source}
-    if run.finetune.lora.enabled:
-        meta["lora"] = settings_record(run.finetune.lora)
-    return {**meta, **loaded.meta}
+def _checkpoint_meta(run: RunConfig, loaded: Loaded) -> CheckpointMeta:
+    """What every checkpoint records so it can be evaluated alone (models.checkpoint_meta)."""
+    return CheckpointMeta(base_weights=loaded.base_path, model_source=loaded.source,
+                          lora=settings_record(run.finetune.lora) if run.finetune.lora.enabled else None,
+                          family=dict(loaded.meta))
 
 
 def build_components(run: RunConfig) -> Components:

@@ -22,6 +22,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 from whisper_exp.config.schema import ConfigError, RunConfig
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.metrics.wer import Normaliser, build_normaliser
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
@@ -122,7 +123,7 @@ class Family(ABC):
         """Featurizer, labeller and collator for this checkpoint."""
 
     @abstractmethod
-    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: dict[str, Any]
+    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> ASRTask:
         """The LightningModule over `loaded.model` (loss and decoding of this family)."""
 

@@ -18,6 +18,7 @@ from whisper_exp.families.ctc_loading import VOCAB_META_KEY, CtcConfig, load_ctc
 from whisper_exp.families.ctc_vocab import CtcLabeller
 from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.tasks.ctc import CTCTask
 
 CTC_LAYERS = LayerMap(
@@ -72,7 +73,7 @@ class CtcFamily(Family):
                          collate=CTCCollator(extractor.padding_value, extractor.return_attention_mask),
                          max_label_tokens=run.model.max_target_positions)
 
-    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: dict[str, Any]
+    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> CTCTask:
         return CTCTask(loaded.model, loaded.processor.tokenizer, optimizer=run.optimizer,
                        normaliser=text_normaliser(run), log_examples=run.generation.log_examples,

@@ -31,8 +31,8 @@ from transformers import (
 
 from whisper_exp.config.schema import ModelConfig
 from whisper_exp.families.ctc_vocab import CtcVocabConfig, build_tokenizer, build_vocabulary
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.loading import (
-    CHECKPOINT_META_KEY,
     ModelLoadError,
     checkpoint_base,
     load_lightning_weights,
@@ -131,7 +131,7 @@ def load_ctc(cfg: ModelConfig, cache_dir: str | Path, *, sampling_rate: int,
     recorded = None
     if ckpt is not None:
         location, description = checkpoint_base(ckpt, checkpoint, cfg, cache_dir)
-        recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get(VOCAB_META_KEY)
+        recorded = CheckpointMeta.from_checkpoint(ckpt).family.get(VOCAB_META_KEY)
     elif source == "local":
         if checkpoint is None:
             raise ModelLoadError("model.source=local needs model.checkpoint=/path/to/dir")

@@ -32,11 +32,12 @@ from omegaconf import MISSING
 from transformers import AutoConfig, AutoProcessor, ParakeetFeatureExtractor, ParakeetForCTC, PreTrainedTokenizerBase
 
 from whisper_exp.config.schema import ConfigError, OptimizerConfig, RunConfig
-from whisper_exp.data.collate import batch_counts, pad_labels
+from whisper_exp.data.collate import Batch, batch_counts, pad_labels
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.metrics.wer import Normaliser
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.loading import (
     ModelLoadError,
     checkpoint_base,
@@ -106,7 +107,7 @@ class ParakeetFeaturizer:
 class ParakeetCollator:
     """Log-mel batches padded with zeros to the longest clip, with the attention mask the model needs."""
 
-    def __call__(self, items: Sequence[dict]) -> dict:
+    def __call__(self, items: Sequence[dict]) -> Batch:
         lengths = [len(item["features"]) for item in items]
         n_mels = items[0]["features"].shape[1]
         features = torch.zeros((len(items), max(lengths), n_mels), dtype=torch.float32)
@@ -145,16 +146,16 @@ class ParakeetTask(ASRTask):
     """CTC loss for training; the model's greedy CTC `generate` and the tokenizer's CTC decode for evaluation."""
 
     def __init__(self, model: ParakeetForCTC, tokenizer: PreTrainedTokenizerBase, *, optimizer: OptimizerConfig,
-                 normaliser: Normaliser, log_examples: int, checkpoint_meta: dict) -> None:
+                 normaliser: Normaliser, log_examples: int, checkpoint_meta: CheckpointMeta) -> None:
         super().__init__(model, optimizer, normaliser, log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
 
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         return self.model(input_features=batch["input_features"], attention_mask=batch["attention_mask"],
                           labels=batch["labels"]).loss
 
     @torch.no_grad()
-    def transcribe(self, batch: dict) -> list[str]:
+    def transcribe(self, batch: Batch) -> list[str]:
         tokens = self.model.generate(input_features=batch["input_features"], attention_mask=batch["attention_mask"])
         return [text.strip() for text in self.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
 
@@ -235,7 +236,7 @@ class ParakeetFamily(Family):
                          labeller=ParakeetLabeller(loaded.processor.tokenizer, run.model.options),
                          collate=ParakeetCollator(), max_label_tokens=run.model.max_target_positions)
 
-    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: dict[str, Any]
+    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> ParakeetTask:
         return ParakeetTask(loaded.model, loaded.processor.tokenizer, optimizer=run.optimizer,
                             normaliser=text_normaliser(run), log_examples=run.generation.log_examples,

@@ -19,6 +19,7 @@ from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, te
 from whisper_exp.families.whisper_labels import WhisperLabeller
 from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.encoder_cache import build_encoder_cache
 from whisper_exp.models.loading import load_whisper
 from whisper_exp.tasks.whisper import WhisperTask
@@ -72,7 +73,7 @@ class WhisperFamily(Family):
                          collate=WhisperCollator(extractor.nb_max_frames),
                          max_label_tokens=run.model.max_target_positions)
 
-    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: dict[str, Any]
+    def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> WhisperTask:
         tokenizer = loaded.processor.tokenizer
         return WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,

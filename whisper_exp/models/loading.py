@@ -17,14 +17,13 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from whisper_exp.config.schema import ModelConfig
 from whisper_exp.models import bundled
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.ctranslate2 import ensure_converted, is_ctranslate2_dir
 
 log = logging.getLogger(__name__)
 
 DROPOUT_WARNING = 0.1
 LIGHTNING_STATE_PREFIX = "model."
-# Key under which a run's Lightning checkpoints record where their base weights came from.
-CHECKPOINT_META_KEY = "whisper_exp"
 # Whisper's output projection is tied to the token embedding: a state dict may leave it out.
 TIED_WEIGHTS = ("proj_out.weight",)
 
@@ -113,7 +112,7 @@ def _base_weights(cfg: ModelConfig, source: str, cache_dir: Path) -> tuple[str, 
 
 def checkpoint_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
     """Base weights for a run's .ckpt: those recorded in it when still reachable, else the model group's."""
-    recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get("base_weights")
+    recorded = CheckpointMeta.from_checkpoint(ckpt).base_weights
     if recorded and (Path(recorded).is_dir() or not Path(recorded).is_absolute()):
         return recorded, f"base {recorded}"
     if recorded:
@@ -166,7 +165,7 @@ def load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path,
     the state dict may leave out because they are tied to another one."""
     prefix = LIGHTNING_STATE_PREFIX
     weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    lora = checkpoint.get(CHECKPOINT_META_KEY, {}).get("lora")
+    lora = CheckpointMeta.from_checkpoint(checkpoint).lora
     if lora:  # a LoRA run (adapters only, or all weights): rebuild its adapters, load them, merge them in
         from whisper_exp.finetune.lora import load_merged
 
