@@ -34,7 +34,7 @@ from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, me
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
 from whisper_exp.metrics.wer import WerReport
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
-from whisper_exp.summary import write_summary
+from whisper_exp.summary import RunSummary, write_summary
 from whisper_exp.tasks.base import ASRTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
 from whisper_exp.tracking.wandb_tables import publish_summary
@@ -102,18 +102,17 @@ def _environment() -> dict[str, Any]:
             "platform": platform.platform()}
 
 
-def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
+def _describe_run(summary: RunSummary, parts: Components, cfg: DictConfig) -> RunSummary:
+    """What ran (model, data, finetune, counts, LR, environment, config) onto `summary`; called again once the
+    data splits are built (training-set size, drops)."""
     run = parts.run
-    return {
-        "task_name": run.task_name, "run_dir": run.output_dir, "tags": run.tags, "seed": run.seed,
-        "model": run.model.name, "model_source": parts.loaded.source, "model_params_card": run.model.params,
-        "data": run.data.name, "finetune": run.finetune.name, "finetune_mode": parts.finetune.mode,
-        **parts.counts.as_dict(),
-        **parts.datamodule.train_summary(),
-        "lr": run.optimizer.lr, "lr_source": run.optimizer.lr_source, "precision": run.trainer.precision,
-        "dropped_samples": parts.datamodule.drops.as_dict(), "environment": _environment(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+    return summary.update(
+        task_name=run.task_name, run_dir=run.output_dir, tags=run.tags, seed=run.seed, model=run.model.name,
+        model_source=parts.loaded.source, model_params_card=run.model.params, data=run.data.name,
+        finetune=run.finetune.name, finetune_mode=parts.finetune.mode, **parts.counts.as_dict(),
+        **parts.datamodule.train_summary(), lr=run.optimizer.lr, lr_source=run.optimizer.lr_source,
+        precision=run.trainer.precision, dropped_samples=parts.datamodule.drops.as_dict(),
+        environment=_environment(), config=OmegaConf.to_container(cfg, resolve=True))
 
 
 def _finish_logger(trainer: L.Trainer, exit_code: int = 0) -> None:
@@ -140,16 +139,16 @@ def _plain_config(cfg: DictConfig) -> Any:
         return OmegaConf.to_container(cfg, resolve=False)
 
 
-def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, partial: dict[str, Any]) -> None:
+def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, summary: RunSummary) -> None:
     """summary.json of a job that did not complete: status, error, traceback tail and what it had measured."""
     run_dir = _output_dir(cfg)
     if rank_zero_only.rank != 0 or run_dir is None:
         return
-    summary = {**partial, "status": status, "error": f"{type(error).__name__}: {error}",
-               "traceback": "".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
-               "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
+    summary.update(status=status, error=f"{type(error).__name__}: {error}",
+                   traceback="".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
+                   task_name=cfg.get("task_name"), run_dir=str(run_dir), wall_s=time.perf_counter() - started)
     if isinstance(error, RunInterrupted):
-        summary["resume_with"] = f"trainer.resume={error.checkpoint}"
+        summary.resume_with = f"trainer.resume={error.checkpoint}"
     summary.setdefault("config", _plain_config(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_summary(run_dir, summary)
@@ -173,14 +172,14 @@ def run_training(cfg: DictConfig) -> float | None:
     A signal (checkpoint saved) or Ctrl+C records "interrupted" and always stops.
     """
     started = time.perf_counter()
-    partial: dict[str, Any] = {}
+    summary = RunSummary()  # filled as the run goes: what a failed or interrupted job had measured is kept
     try:
-        return _run_training(cfg, started, partial)
+        return _run_training(cfg, started, summary)
     except (RunInterrupted, SIGTERMException, KeyboardInterrupt, SystemExit) as err:
-        _record_end(cfg, "interrupted", err, started, partial)
+        _record_end(cfg, "interrupted", err, started, summary)
         raise
     except Exception as err:
-        _record_end(cfg, "failed", err, started, partial)
+        _record_end(cfg, "failed", err, started, summary)
         if current_sweep() is None:
             raise
         log.exception("sweep job failed (recorded in its summary.json); the sweep continues")
@@ -189,7 +188,7 @@ def run_training(cfg: DictConfig) -> float | None:
         _release_memory()
 
 
-def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
+def _run_training(cfg: DictConfig, started: float, summary: RunSummary) -> float | None:
     run = validate_config(cfg)
     run_dir = Path(run.output_dir)
     quiet_non_zero_ranks()
@@ -205,13 +204,12 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
     trainer = build_trainer(run.trainer, run.strategy, run_dir, logger, wrap_classes=layer_classes(parts.task.model),
                             trainable_only_checkpoints=parts.finetune.adapter is not None
                             and run.finetune.lora.adapter_only_checkpoints, lr=run.optimizer.lr)
-    partial.update(_base_summary(parts, cfg))
+    _describe_run(summary, parts, cfg)
     exit_code = 1
     try:
-        measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
-        # The base numbers again, now that the data splits are built (training-set size, drops).
-        summary = {**measured, **_base_summary(parts, cfg), "status": "completed",
-                   "wall_s": time.perf_counter() - started}
+        _train_and_test(parts, trainer, run_dir, resume, summary)
+        # What ran again, now that the data splits are built (training-set size, drops).
+        _describe_run(summary, parts, cfg).update(status="completed", wall_s=time.perf_counter() - started)
         publish_summary(trainer.loggers, summary)  # W&B run summary: the numbers runs are compared by
         exit_code = 0
     finally:
@@ -248,11 +246,11 @@ def _best_val_wer(best_score: Any, task: ASRTask, trainer: L.Trainer) -> float |
 
 
 def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume: Path | None = None,
-                    out: dict[str, Any] | None = None) -> dict[str, Any]:
+                    out: RunSummary | None = None) -> RunSummary:
     """Baseline, fit (from `resume` if given), test, adapters and export; fills and returns `out`."""
     run, task = parts.run, parts.task
     datamodule = ResumableDataModule(parts.datamodule, run.seed)
-    out = {} if out is None else out
+    out = RunSummary() if out is None else out
     if run.trainer.baseline_eval:
         trainer.validate(task, datamodule=datamodule, verbose=False)
         baseline = _report(task, trainer, "val")
@@ -260,10 +258,10 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if resume:
-        out["resumed_from"] = str(resume)
+        out.resumed_from = str(resume)
     if run.trainer.loss_health.enabled:
         report = find_callback(trainer, LossHealthMonitor).report  # type: ignore[attr-defined]
-        out["loss_health"] = report.as_dict() if report is not None else None
+        out.loss_health = report.as_dict() if report is not None else None
     throughput = find_callback(trainer, TrainThroughput)
     # Read the checkpoint paths now: restoring a checkpoint for testing restores the callback's old state.
     checkpoints = trainer.checkpoint_callback
@@ -286,14 +284,14 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
         files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
-        out["checkpoint_bytes"] = sum(f.stat().st_size for f in files)
+        out.checkpoint_bytes = sum(f.stat().st_size for f in files)
     adapter = parts.finetune.adapter
     if adapter is not None and trainer.is_global_zero:
-        out["adapter_dir"] = str(run_dir / ADAPTER_DIRNAME)
-        out["adapter_bytes"] = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
+        out.adapter_dir = str(run_dir / ADAPTER_DIRNAME)
+        out.adapter_bytes = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
     if run.export.enabled and trainer.is_global_zero:
         model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
-        out["export_dir"] = str(parts.family.export(model, parts.loaded.processor, run_dir / run.export.dirname))
+        out.export_dir = str(parts.family.export(model, parts.loaded.processor, run_dir / run.export.dirname))
     return out
 
 
@@ -313,14 +311,12 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     finally:
         _finish_logger(trainer)
     val, test = parts.task.reports["val"], parts.task.reports["test"]
-    summary = {
-        **_base_summary(parts, cfg), "val_wer": val.wer, "val_cer": val.cer, "wer": test.wer, "cer": test.cer,
-        "wer_ortho": test.wer_ortho, "test_utterances": test.n_utterances, "wer_per_source": test.per_source,
-        "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
-        "wall_s": time.perf_counter() - started,
-    }
+    summary = _describe_run(RunSummary(), parts, cfg).update(
+        val_wer=val.wer, val_cer=val.cer, wer=test.wer, cer=test.cer, wer_ortho=test.wer_ortho,
+        test_utterances=test.n_utterances, wer_per_source=test.per_source,
+        examples=parts.task.examples.get("test", []), **parts.task.speed_stats(), wall_s=time.perf_counter() - started)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")
         print(f"run dir: {run_dir}")
-    return summary
+    return summary.as_dict()
