@@ -19,7 +19,7 @@ def _task(model_dir: Path, num_beams: int) -> WhisperTask:
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams), english_only=True,
+                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams),
                        normaliser=build_normaliser("basic", None))
     return task.eval()
 

@@ -14,6 +14,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
+from whisper_exp.config.resolvers import lr_rule
+
 
 class ConfigError(ValueError):
     """A config value is missing, unknown or out of range; the message names the key."""
@@ -506,9 +508,8 @@ def validate_config(cfg: DictConfig) -> RunConfig:
         raise ConfigError(f"cannot resolve config: {err}") from err
     run = RunConfig(**top, **groups)
     _check_choices(run)
-    rule = OmegaConf.is_interpolation(cfg.optimizer, "lr")
-    run.optimizer.lr_source = (f"rule: model.pretrain_lr {run.model.pretrain_lr:g} / {run.optimizer.lr_divisor:g}"
-                               if rule else "set explicitly (optimizer.lr)")
-    if rule and run.model.finetune_lr is not None:
-        run.optimizer.lr_source = f"model.finetune_lr {run.model.finetune_lr:g} (recommended for {run.model.name})"
+    run.optimizer.lr_source = "set explicitly (optimizer.lr)"
+    if OmegaConf.is_interpolation(cfg.optimizer, "lr"):  # the rule (config.resolvers.lr_rule) gave the LR
+        run.optimizer.lr_source = lr_rule(run.model.pretrain_lr, run.optimizer.lr_divisor, run.model.finetune_lr,
+                                          run.model.name)[1]
     return run

@@ -147,7 +147,8 @@ class SpeechDataModule(L.LightningDataModule):
         """The training split packed into 30-second windows (data.packing), built once."""
         if self.packed is None:
             self.packed = PackedSplit(self.split("train"), self.labeller, self.data.packing,
-                                      max_label_tokens=self.max_label_tokens, seed=self.seed)
+                                      max_label_tokens=self.max_label_tokens, seed=self.seed,
+                                      frames_per_second=as_featurizer(self.extractor).settings.frames_per_second)
         return self.packed
 
     def train_dataloader(self) -> DataLoader:

@@ -60,6 +60,11 @@ class LogMelSettings:
         """A short stable hash of the settings (the store's folder name)."""
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
+    @property
+    def frames_per_second(self) -> float:
+        """Log-mel frames per second of audio (100 for Whisper: hop 160 samples at 16 kHz)."""
+        return self.sampling_rate / self.hop_length
+
 
 @dataclass(frozen=True)
 class WaveformSettings:

@@ -34,7 +34,7 @@ from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration, load_audio
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
-from whisper_exp.data.filters import FilterSettings, filter_reason
+from whisper_exp.data.filters import FilterSettings, duration_reason, filter_reason
 from whisper_exp.data.mixing import combine
 from whisper_exp.data.sources import ReadContext, read_source
 from whisper_exp.data.streaming import StreamingSpeechSplit
@@ -120,12 +120,8 @@ class ClipPreparer:
         self.featurize = as_featurizer(self.extractor)
 
     def duration_reason(self, seconds: float) -> str | None:
-        """Why a decoded clip of `seconds` must be dropped, or None."""
-        if seconds < self.data.min_duration_s:
-            return f"shorter than {self.data.min_duration_s} s"
-        if seconds > self.data.max_duration_s:
-            return f"longer than {self.data.max_duration_s} s"
-        return None
+        """Why a decoded clip of `seconds` must be dropped, or None (filters.duration_reason)."""
+        return duration_reason(seconds, FilterSettings(self.data.min_duration_s, self.data.max_duration_s, 0))
 
     def __call__(self, audio: dict, source: str, sample_id: str, drops: DropCounter,
                  known_seconds: float | None = None) -> PreparedClip | None:

@@ -21,7 +21,7 @@ from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.encoder_cache import build_encoder_cache
-from whisper_exp.models.loading import load_whisper
+from whisper_exp.models.loading import configure_generation, load_whisper
 from whisper_exp.tasks.whisper import WhisperTask
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class WhisperFamily(Family):
 
     def load(self, run: RunConfig, transcripts: Transcripts, load_kwargs: dict[str, Any]) -> Loaded:
         loaded = load_whisper(run.model, run.cache_dir, load_kwargs=load_kwargs)
+        configure_generation(loaded.model, english_only=run.model.english_only, language=run.generation.language,
+                             task=run.generation.task)
         return Loaded(model=loaded.model, processor=loaded.processor, source=loaded.source,
                       base_path=loaded.base_path)
 
@@ -77,7 +79,6 @@ class WhisperFamily(Family):
              ) -> WhisperTask:
         tokenizer = loaded.processor.tokenizer
         return WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,
-                           english_only=run.model.english_only,
                            normaliser=text_normaliser(run, getattr(tokenizer, "english_spelling_normalizer", None)),
                            checkpoint_meta=checkpoint_meta,
                            encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,

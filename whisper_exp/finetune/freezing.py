@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -58,12 +57,12 @@ def _freeze(modules: Sequence[torch.nn.Module | None]) -> None:
             module.requires_grad_(False)
 
 
-def resolve_frozen_layers(value: Any, n_layers: int) -> int:
-    """`finetune.frozen_layers` (0..N or "all") as a layer count, checked against the encoder."""
+def resolve_frozen_layers(value: int | str, n_layers: int) -> int:
+    """`finetune.frozen_layers` (an integer >= 0 or "all", as config.schema checks it) as a layer count of this
+    encoder; the one place it is resolved (apply_finetune passes the count on)."""
     if value == "all":
         return n_layers
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise FinetuneError(f"finetune.frozen_layers={value!r} must be an integer >= 0 or 'all'")
+    assert isinstance(value, int), value
     if value > n_layers:
         raise FinetuneError(f"finetune.frozen_layers={value} but this encoder has {n_layers} layers: "
                             f"use 0..{n_layers} or 'all'")

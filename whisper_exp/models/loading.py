@@ -132,7 +132,7 @@ def open_checkpoint(cfg: ModelConfig) -> tuple[Path | None, dict | None]:
 
 
 def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | None = None) -> LoadedWhisper:
-    """Load model + processor as configured; dropout and generation settings applied.
+    """Load model + processor as configured, dropout applied (the family sets language/task: configure_generation).
 
     load_kwargs: extra `from_pretrained` arguments from the finetune group (8-bit quantisation).
     """
@@ -154,7 +154,6 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | No
     if ckpt is not None:
         model = load_lightning_weights(model, ckpt, checkpoint, tied=TIED_WEIGHTS)
         description = f"{description} + fine-tuned weights {checkpoint}"
-    configure_generation(model, cfg)
     log.info("model weights: %s", description)
     return LoadedWhisper(model=model, processor=processor, source=description, base_path=location)
 
@@ -177,10 +176,12 @@ def load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path,
     return model
 
 
-def configure_generation(model: WhisperForConditionalGeneration, cfg: ModelConfig) -> None:
-    """Language/task on the generation config (never forced decoder ids)."""
+def configure_generation(model: WhisperForConditionalGeneration, *, english_only: bool, language: str | None,
+                         task: str | None) -> None:
+    """Language/task on the generation config, the one place they are set for decoding (evaluation and the
+    exported model); never forced decoder ids."""
     generation = model.generation_config
     generation.forced_decoder_ids = None
-    if not cfg.english_only:
-        generation.language = cfg.language
-        generation.task = cfg.task
+    if not english_only:
+        generation.language = language
+        generation.task = task

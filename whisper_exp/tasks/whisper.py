@@ -27,22 +27,19 @@ class WhisperTask(ASRTask):
         *,
         optimizer: OptimizerConfig,
         generation: GenerationConfig,
-        english_only: bool,
         normaliser: Normaliser,
         checkpoint_meta: CheckpointMeta | None = None,
         encoder_cache: EncoderOutputCache | None = None,
     ) -> None:
         super().__init__(model, optimizer, normaliser, generation.log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
-        # A per-call copy: max_new_tokens replaces the checkpoint's max_length (448, kept for export).
+        # A per-call copy (language/task as models.loading.configure_generation set them): max_new_tokens
+        # replaces the checkpoint's max_length (448, kept for export).
         self.generation_config = copy.deepcopy(model.generation_config)
         self.generation_config.max_length = None
         self.generation_config.max_new_tokens = generation.max_new_tokens
         self.generation_config.num_beams = generation.num_beams
         self.encoder_cache = encoder_cache
-        self.generate_kwargs: dict = {}
-        if not english_only:
-            self.generate_kwargs.update(language=generation.language, task=generation.task)
 
     def encode(self, features: torch.Tensor) -> BaseModelOutput:
         """Encoder outputs; with the cache, the frozen prefix is read from disk and only the rest runs."""
@@ -71,7 +68,7 @@ class WhisperTask(ASRTask):
         if cross_attention_cache is not None:
             extra["past_key_values"] = EncoderDecoderCache(DynamicCache(), cross_attention_cache)
         tokens = self.model.generate(features, attention_mask=mask, generation_config=self.generation_config,
-                                     use_cache=True, **self.generate_kwargs, **extra)
+                                     use_cache=True, **extra)
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
 
     @torch.no_grad()
