@@ -83,20 +83,6 @@ class SpeechSplit(TorchDataset):
         return float(np.nansum(self.durations))
 
 
-def nested_subset(n_items: int, n_wanted: int | None, seed: int) -> list[int]:
-    """Indices of a deterministic subset: the first `n_wanted` of a seeded permutation.
-
-    For one seed, the subset of size 250 lies inside the one of size 500, and so on, so
-    scaling curves compare like with like.
-    """
-    if n_wanted is None or n_wanted >= n_items:
-        if n_wanted is not None and n_wanted > n_items:
-            log.warning("asked for %d samples but only %d are usable: using all", n_wanted, n_items)
-        return list(range(n_items))
-    order = np.random.default_rng(seed).permutation(n_items)
-    return sorted(int(i) for i in order[:n_wanted])
-
-
 @dataclass(frozen=True)
 class PreparedClip:
     """Log-mels of one clip: in memory (`frames`) or in the store (`path`), and its duration."""

@@ -76,7 +76,6 @@ class ASRTask(L.LightningModule):
         self.accumulator = EvalAccumulator()
         self.reports: dict[str, WerReport] = {}
         self.examples: dict[str, list[dict[str, str]]] = {}
-        self.train_samples_seen = 0
         # Stored in every checkpoint (where the base weights came from), so a .ckpt can be evaluated alone.
         self.checkpoint_meta = checkpoint_meta or CheckpointMeta()
 
@@ -98,9 +97,7 @@ class ASRTask(L.LightningModule):
             raise FloatingPointError(
                 f"training loss is {loss.item()} at step {self.global_step}: lower the learning rate "
                 f"(optimizer.lr, now {self.optimizer_cfg.lr:.3g}) or enable gradient clipping")
-        size = len(batch["ids"])
-        self.train_samples_seen += int(batch.get("n_utterances", size))
-        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
+        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
     def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
