@@ -120,3 +120,24 @@ def test_model_files_state_only_what_differs_from_their_family_base() -> None:
         base = flat(yaml.safe_load((CONF / "model" / f"{bases[0]}.yaml").read_text()))
         repeated = {k: v for k, v in flat(own).items() if k in base and base[k] == v}
         assert not repeated, f"{path.name} repeats {repeated} from {bases[0]}.yaml"
+
+
+def test_a_mixing_weight_the_mixer_refuses_fails_at_validation(compose_config) -> None:
+    """One rule for mixing weights (data.mixing.probabilities_for), checked when the config is validated."""
+    with pytest.raises(ConfigError, match=r"data\.mix\.probabilities gives no weight to source\(s\) \['fleurs'\]"):
+        validate_config(compose_config("data=cv11_fleurs_el", "data.mix.probabilities={cv11: 1.0, fleurs: 0.0}"))
+    assert validate_config(compose_config("data=cv11_fleurs_el", "data.mix.strategy=concatenate",
+                                          "data.mix.probabilities={cv11: 1.0, fleurs: 0.0}")).data.mix
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    (["trainer.precision=fp8"], "trainer.precision"),
+    (["finetune=lora", "finetune.lora.bias=some"], "finetune.lora.bias"),
+    (["data.mix.stopping_strategy=never"], "data.mix.stopping_strategy"),
+    (["model=wavlm_base_plus_ctc", "model.ctc.ctc_loss_reduction=max"], "model.ctc.ctc_loss_reduction"),
+    (["model=parakeet_ctc_0.6b", "model.parakeet.ctc_loss_reduction=max"], "model.parakeet.ctc_loss_reduction"),
+])
+def test_allowed_values_are_declared_with_their_field_and_named_when_wrong(compose_config, overrides: list[str],
+                                                                          key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{key}=.* is not one of"):
+        validate_config(compose_config(*overrides))

@@ -8,7 +8,7 @@ dataclass, never the whole config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -19,6 +19,28 @@ from whisper_exp.config.resolvers import lr_rule
 
 class ConfigError(ValueError):
     """A config value is missing, unknown or out of range; the message names the key."""
+
+
+def choices(*allowed: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata: the values a string key may take (checked by `check_choices`, with the key's name)."""
+    return {"choices": allowed}
+
+
+def check_choices(node: Any, prefix: str) -> None:
+    """Every field of dataclass `node` (and of the dataclasses below it) declared with `choices` holds one of
+    them; ConfigError names the key (`prefix` + field path) otherwise."""
+    if not is_dataclass(node):
+        return
+    for spec in fields(node):
+        if spec.metadata.get("family_options"):
+            continue  # the family checks its own (families.base.Family.check), under its own key
+        value = getattr(node, spec.name)
+        allowed = spec.metadata.get("choices")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{prefix}{spec.name}={value!r} is not one of {allowed}")
+        children = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, child in children:
+            check_choices(child, f"{prefix}{spec.name}." + (f"{key}." if key is not None else ""))
 
 
 @dataclass
@@ -33,7 +55,7 @@ class ModelConfig:
     family: str = "whisper"
     name: str = "???"
     hub_id: str = "???"
-    source: str = "auto"
+    source: str = field(default="auto", metadata=choices("auto", "hub", "bundled", "local"))
     bundled: str | None = None
     checkpoint: str | None = None
     params: int = 0
@@ -49,7 +71,7 @@ class ModelConfig:
     # A recommended fine-tuning LR for checkpoints without a pretraining-LR rule (CTC); wins over the rule.
     finetune_lr: float | None = None
     # The family's own settings (filled by validate_config from model.<options key>; see families.base).
-    options: Any = None
+    options: Any = field(default=None, metadata={"family_options": True})
 
 
 @dataclass
@@ -96,9 +118,9 @@ class SourceConfig:
 class MixConfig:
     """How the training split combines several sources (evaluation splits always keep every source whole)."""
 
-    strategy: str = "interleave"
+    strategy: str = field(default="interleave", metadata=choices("interleave", "concatenate"))
     probabilities: dict[str, float] | None = None
-    stopping_strategy: str = "all_exhausted"
+    stopping_strategy: str = field(default="all_exhausted", metadata=choices("first_exhausted", "all_exhausted"))
     seed: int = 42
 
 
@@ -139,8 +161,8 @@ class DataConfig:
     test_samples: int | None = None
     min_duration_s: float = 0.1
     max_duration_s: float = 30.0
-    on_error: str = "raise"
-    text_normaliser: str = "auto"
+    on_error: str = field(default="raise", metadata=choices("raise", "skip"))
+    text_normaliser: str = field(default="auto", metadata=choices("auto", "english", "basic", "none"))
     label_leading_space: bool = True
     batch_size: int = 8
     eval_batch_size: int = 16
@@ -179,7 +201,7 @@ class LoraSettings:
     dropout: float = 0.05
     # Module names to adapt (["q_proj", "v_proj"]: PEFT's Whisper recipe) or "all-linear".
     target_modules: Any = field(default_factory=lambda: ["q_proj", "v_proj"])
-    bias: str = "none"
+    bias: str = field(default="none", metadata=choices("none", "all", "lora_only"))
     # Lightning checkpoints hold only the adapter weights (the frozen base is re-read from its source).
     adapter_only_checkpoints: bool = True
     # Whole modules trained (and saved with the adapters) besides the adapters: [lm_head] for a new CTC head.
@@ -192,7 +214,7 @@ class EncoderCacheSettings:
 
     enabled: bool = False
     # Storage precision of the cached hidden states: float16 | bfloat16.
-    dtype: str = "float16"
+    dtype: str = field(default="float16", metadata=choices("float16", "bfloat16"))
 
 
 @dataclass
@@ -216,7 +238,7 @@ class StrategyConfig:
     """Lightning strategy, devices and nodes (strategy-specific keys are ignored by the others)."""
 
     name: str = "auto"
-    strategy: str = "auto"
+    strategy: str = field(default="auto", metadata=choices("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"))
     accelerator: str = "auto"
     devices: Any = "auto"
     num_nodes: int = 1
@@ -225,8 +247,9 @@ class StrategyConfig:
     # ddp: only needed when some *trainable* parameter gets no gradient in a step (frozen ones never matter).
     find_unused_parameters: bool = False
     # fsdp
-    sharding_strategy: str = "FULL_SHARD"
-    state_dict_type: str = "full"
+    sharding_strategy: str = field(default="FULL_SHARD",
+                                   metadata=choices("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"))
+    state_dict_type: str = field(default="full", metadata=choices("full", "sharded"))
     cpu_offload: bool = False
     # deepspeed
     zero_stage: int = 2
@@ -258,7 +281,8 @@ class TrainerConfig:
     limit_train_batches: Any = None
     limit_val_batches: Any = None
     limit_test_batches: Any = None
-    precision: str = "32-true"
+    precision: str = field(default="32-true", metadata=choices("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true",
+                                                                "16-true", "64-true"))
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 10
@@ -270,7 +294,7 @@ class TrainerConfig:
     deterministic: bool = False
     baseline_eval: bool = True
     monitor: str = "val/wer"
-    monitor_mode: str = "min"
+    monitor_mode: str = field(default="min", metadata=choices("min", "max"))
     save_top_k: int = 1
     save_last: bool = True
     enable_progress_bar: bool = True
@@ -292,11 +316,11 @@ class TrainerConfig:
 class LoggerConfig:
     """Experiment tracking: wandb (online/offline), csv or none."""
 
-    name: str = "wandb"
+    name: str = field(default="wandb", metadata=choices("wandb", "csv", "none"))
     project: str = "whisper_exp"
     entity: str | None = None
     group: str | None = None
-    mode: str = "auto"
+    mode: str = field(default="auto", metadata=choices("auto", "online", "offline", "disabled"))
     log_model: bool = False
 
 
@@ -343,18 +367,6 @@ GROUPS: dict[str, type] = {
     "model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "finetune": FinetuneConfig,
     "strategy": StrategyConfig, "trainer": TrainerConfig, "logger": LoggerConfig,
     "generation": GenerationConfig, "export": ExportConfig,
-}
-CHOICES = {
-    ("model", "source"): ("auto", "hub", "bundled", "local"),
-    ("data", "on_error"): ("raise", "skip"),
-    ("data", "text_normaliser"): ("auto", "english", "basic", "none"),
-    ("logger", "name"): ("wandb", "csv", "none"),
-    ("logger", "mode"): ("auto", "online", "offline", "disabled"),
-    ("trainer", "monitor_mode"): ("min", "max"),
-    ("trainer", "precision"): ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
-    ("strategy", "strategy"): ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"),
-    ("strategy", "sharding_strategy"): ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"),
-    ("strategy", "state_dict_type"): ("full", "sharded"),
 }
 
 
@@ -413,8 +425,6 @@ def _check_finetune(finetune: FinetuneConfig) -> None:
     if not (layers == "all" or (isinstance(layers, int) and not isinstance(layers, bool) and layers >= 0)):
         raise ConfigError(f"finetune.frozen_layers={layers!r} must be an integer >= 0 or 'all'")
     lora = finetune.lora
-    if lora.bias not in ("none", "all", "lora_only"):
-        raise ConfigError(f"finetune.lora.bias={lora.bias!r} is not one of ('none', 'all', 'lora_only')")
     if lora.r < 1 or not 0 <= lora.dropout < 1:
         raise ConfigError("finetune.lora.r must be >= 1 and finetune.lora.dropout in [0, 1)")
     if lora.enabled and (layers != 0 or finetune.freeze_decoder):
@@ -424,18 +434,14 @@ def _check_finetune(finetune: FinetuneConfig) -> None:
     if cache.enabled and (layers == 0 or lora.enabled):
         raise ConfigError("finetune.encoder_cache.enabled caches the output of frozen encoder layers: set "
                           "finetune.frozen_layers=N>0 (or 'all') and leave finetune.lora.enabled=false")
-    if cache.dtype not in ("float16", "bfloat16"):
-        raise ConfigError(f"finetune.encoder_cache.dtype={cache.dtype!r} is not one of ('float16', 'bfloat16')")
     if finetune.load_in_8bit and not lora.enabled:
         raise ConfigError("finetune.load_in_8bit=true trains adapters on frozen int8 weights: it needs "
                           "finetune.lora.enabled=true (use finetune=lora_8bit)")
 
 
 def _check_choices(run: RunConfig) -> None:
-    for (group, key), allowed in CHOICES.items():
-        value = getattr(getattr(run, group), key)
-        if value not in allowed:
-            raise ConfigError(f"{group}.{key}={value!r} is not one of {allowed}")
+    for group in GROUPS:
+        check_choices(getattr(run, group), f"{group}.")
     _check_finetune(run.finetune)
     if run.trainer.checkpoint_every_n_steps is not None and run.trainer.checkpoint_every_n_steps < 1:
         raise ConfigError("trainer.checkpoint_every_n_steps must be >= 1 (or null)")
@@ -465,18 +471,19 @@ def _family(name: str) -> Any:
 
 def _check_data(data: DataConfig) -> None:
     """Data keys nested below the group level (mixing, subsets, streaming)."""
-    for key, value, allowed in (("mix.strategy", data.mix.strategy, ("interleave", "concatenate")),
-                                ("mix.stopping_strategy", data.mix.stopping_strategy,
-                                 ("first_exhausted", "all_exhausted"))):
-        if value not in allowed:
-            raise ConfigError(f"data.{key}={value!r} is not one of {allowed}")
     if data.mix.probabilities is not None:
         unknown = sorted(set(data.mix.probabilities) - set(data.sources))
-        if unknown or any(p < 0 for p in data.mix.probabilities.values()) or not sum(
-                data.mix.probabilities.values()) > 0:
-            raise ConfigError(f"data.mix.probabilities={dict(data.mix.probabilities)} must give a weight >= 0 "
-                              f"(not all 0) to sources of data {data.name!r}: {sorted(data.sources)}"
-                              + (f"; unknown: {unknown}" if unknown else ""))
+        if unknown:
+            raise ConfigError(f"data.mix.probabilities names unknown source(s) {unknown}; the sources of data "
+                              f"{data.name!r} are {sorted(data.sources)}")
+        mixed = [name for name, source in data.sources.items() if "train" in source.splits]
+        if data.mix.strategy == "interleave" and len(mixed) > 1:
+            from whisper_exp.data.mixing import probabilities_for  # the one rule for weights: mixing's own
+
+            try:
+                probabilities_for(mixed, data.mix)
+            except ValueError as err:
+                raise ConfigError(str(err)) from err
     for key in ("train_samples", "validation_samples", "test_samples"):
         value = getattr(data, key)
         if value is not None and value < 1:

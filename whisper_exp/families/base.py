@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from whisper_exp.config.schema import ConfigError, RunConfig
+from whisper_exp.config.schema import ConfigError, RunConfig, check_choices
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.metrics.wer import Normaliser, build_normaliser
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
@@ -96,6 +96,7 @@ class Family(ABC):
     def check(self, run: RunConfig) -> None:
         """Keys this family cannot honour, named (run at validation, before anything loads)."""
         finetune, data = run.finetune, run.data
+        check_choices(run.model.options, f"model.{self.options_key}.")
         if finetune.freeze_decoder and self.layer_map.decoder is None:
             raise ConfigError(f"finetune.freeze_decoder=true: model={run.model.name} ({self.name} family) has no "
                               "decoder; use finetune=full, freeze_encoder_layers or ctc_lora")

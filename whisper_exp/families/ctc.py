@@ -43,8 +43,6 @@ class CtcFamily(Family):
     def check(self, run: RunConfig) -> None:
         super().check(run)
         ctc: CtcConfig = run.model.options
-        if ctc.ctc_loss_reduction not in ("mean", "sum"):
-            raise ConfigError(f"model.ctc.ctc_loss_reduction={ctc.ctc_loss_reduction!r} is not one of ('mean', 'sum')")
         for key in ("mask_time_prob", "mask_feature_prob", "feat_proj_dropout", "final_dropout", "layerdrop"):
             if not 0 <= getattr(ctc, key) < 1:
                 raise ConfigError(f"model.ctc.{key}={getattr(ctc, key)} must be in [0, 1)")

@@ -29,7 +29,7 @@ from transformers import (
     Wav2Vec2Processor,
 )
 
-from whisper_exp.config.schema import ModelConfig
+from whisper_exp.config.schema import ModelConfig, choices
 from whisper_exp.families.ctc_vocab import CtcVocabConfig, build_tokenizer, build_vocabulary
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.loading import (
@@ -66,7 +66,7 @@ class CtcConfig:
     final_dropout: float = 0.0
     layerdrop: float = 0.0
     # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
-    ctc_loss_reduction: str = "mean"
+    ctc_loss_reduction: str = field(default="mean", metadata=choices("mean", "sum"))
     ctc_zero_infinity: bool = True
 
 

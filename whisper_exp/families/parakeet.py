@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +31,7 @@ import torch
 from omegaconf import MISSING
 from transformers import AutoConfig, AutoProcessor, ParakeetFeatureExtractor, ParakeetForCTC, PreTrainedTokenizerBase
 
-from whisper_exp.config.schema import ConfigError, OptimizerConfig, RunConfig
+from whisper_exp.config.schema import ConfigError, OptimizerConfig, RunConfig, choices
 from whisper_exp.data.collate import Batch, batch_counts, pad_labels
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.finetune import FinetuneResult
@@ -65,7 +65,7 @@ class ParakeetOptions:
     # Randomly skipped encoder layers during training (> 0 under DDP needs strategy.find_unused_parameters=true).
     layerdrop: float = MISSING
     # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
-    ctc_loss_reduction: str = MISSING
+    ctc_loss_reduction: str = field(default=MISSING, metadata=choices("mean", "sum"))
     ctc_zero_infinity: bool = MISSING
 
 
@@ -201,9 +201,6 @@ class ParakeetFamily(Family):
     def check(self, run: RunConfig) -> None:
         super().check(run)
         options: ParakeetOptions = run.model.options
-        if options.ctc_loss_reduction not in ("mean", "sum"):
-            raise ConfigError(f"model.parakeet.ctc_loss_reduction={options.ctc_loss_reduction!r} is not one of "
-                              "('mean', 'sum')")
         if not 0 <= options.layerdrop < 1:
             raise ConfigError(f"model.parakeet.layerdrop={options.layerdrop} must be in [0, 1)")
 
