@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ctc_defaults import vocab_config
 from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForCTC, WhisperFeatureExtractor
 
 from whisper_exp.config.schema import ConfigError, validate_config
 from whisper_exp.data.collate import CTCCollator
 from whisper_exp.data.features import FeatureStore, LogMelSettings, WaveformFeaturizer, as_featurizer
 from whisper_exp.families.ctc import CTC_LAYERS
-from whisper_exp.families.ctc_vocab import CtcVocabConfig, build_tokenizer, build_vocabulary
+from whisper_exp.families.ctc_vocab import build_tokenizer, build_vocabulary
 from whisper_exp.finetune import FinetuneError, apply_finetune
 from whisper_exp.tasks.ctc import CTCTask
 
@@ -113,8 +114,8 @@ def test_collator_pads_to_the_longest_clip(mask: bool) -> None:
 
 def test_decoding_ignores_the_batch_padding() -> None:
     model = _tiny_ctc()
-    vocab = build_vocabulary(["abcdefgh"], CtcVocabConfig())
-    tokenizer = build_tokenizer(vocab, CtcVocabConfig())
+    vocab = build_vocabulary(["abcdefgh"], vocab_config())
+    tokenizer = build_tokenizer(vocab, vocab_config())
     task = CTCTask(model, tokenizer, optimizer=None, normaliser=str)  # type: ignore[arg-type]
     logits = torch.full((1, 10, len(vocab)), -5.0)
     logits[0, :, vocab["[PAD]"]] = 0.0

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, ModelConfig, validate_config
+from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, validate_config
 from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune import (
     FinetuneError,
@@ -157,7 +157,8 @@ def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path:
 
 
 def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, random_whisper_dir: Path,
-                                                                     tmp_path: Path, cache_dir: Path) -> None:
+                                                                     tmp_path: Path, cache_dir: Path,
+                                                                     compose_config) -> None:
     settings = LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0)
     add_lora(model, settings)
     with torch.no_grad():
@@ -171,8 +172,8 @@ def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, rando
     ckpt = tmp_path / "lora.ckpt"
     torch.save({"state_dict": adapters_only,
                 "whisper_exp": {"lora": settings_record(settings), "base_weights": str(random_whisper_dir)}}, ckpt)
-    loaded = load_whisper(ModelConfig(name="tiny.en", hub_id="openai/whisper-tiny.en", english_only=True,
-                                      checkpoint=str(ckpt)), cache_dir)
+    loaded = load_whisper(validate_config(compose_config("model=tiny.en", f"model.checkpoint={ckpt}")).model,
+                          cache_dir)
     assert not [k for k in loaded.model.state_dict() if "lora" in k]
     torch.testing.assert_close(_logits(loaded.model.eval(), features), expected, rtol=1e-4, atol=1e-4)
 
@@ -214,10 +215,10 @@ def test_every_preset_composes_and_describes_itself(compose_config, preset: str,
     assert describe_finetune(run.finetune, resolve_frozen_layers(run.finetune.frozen_layers, 4), 4) == mode
 
 
-def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path,
+def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path, compose_config,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    cfg = ModelConfig(name="tiny.en", hub_id="x", english_only=True, checkpoint=str(random_whisper_dir),
-                      dropout=0.2, attention_dropout=0.05)
+    cfg = validate_config(compose_config("model=tiny.en", f"model.checkpoint={random_whisper_dir}",
+                                         "model.dropout=0.2", "model.attention_dropout=0.05")).model
     with caplog.at_level(logging.WARNING):
         loaded = load_whisper(cfg, cache_dir)
     assert loaded.model.config.dropout == 0.2 and loaded.model.config.attention_dropout == 0.05

@@ -32,7 +32,8 @@ def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: st
              if cache_root is not None else None)
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=8, num_beams=1),
+                       generation=GenerationConfig(language=None, task=None, num_beams=1, max_new_tokens=8,
+                                                   log_examples=20),
                        normaliser=build_normaliser("basic", None), encoder_cache=cache)
     return task.eval()
 

@@ -19,7 +19,8 @@ def _task(model_dir: Path, num_beams: int) -> WhisperTask:
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams),
+                       generation=GenerationConfig(language=None, task=None, num_beams=num_beams, max_new_tokens=12,
+                                                   log_examples=20),
                        normaliser=build_normaliser("basic", None))
     return task.eval()
 

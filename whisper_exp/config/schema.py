@@ -49,27 +49,28 @@ class ModelConfig:
 
     `family` names the module of whisper_exp/families/ that loads, labels, featurizes and trains it; that
     family's own settings (YAML key `model.<family options key>`, e.g. `model.ctc`) are typed by the family
-    and kept in `options`.
+    and kept in `options`. No defaults here: every value comes from the model YAMLs (a family base file such
+    as conf/model/_whisper.yaml, and the size's own file), documented there.
     """
 
-    family: str = "whisper"
-    name: str = "???"
-    hub_id: str = "???"
-    source: str = field(default="auto", metadata=choices("auto", "hub", "bundled", "local"))
-    bundled: str | None = None
-    checkpoint: str | None = None
-    params: int = 0
-    num_mel_bins: int = 80
-    english_only: bool = False
-    pretrain_lr: float = 0.0
-    language: str | None = None
-    task: str | None = "transcribe"
-    max_target_positions: int = 448
-    dropout: float = 0.0
-    attention_dropout: float = 0.0
-    activation_dropout: float = 0.0
+    family: str
+    name: str
+    hub_id: str
+    source: str = field(metadata=choices("auto", "hub", "bundled", "local"))
+    bundled: str | None
+    checkpoint: str | None
+    params: int
+    num_mel_bins: int | None
+    english_only: bool
+    pretrain_lr: float
+    language: str | None
+    task: str | None
+    max_target_positions: int
+    dropout: float
+    attention_dropout: float
+    activation_dropout: float
     # A recommended fine-tuning LR for checkpoints without a pretraining-LR rule (CTC); wins over the rule.
-    finetune_lr: float | None = None
+    finetune_lr: float | None
     # The family's own settings (filled by validate_config from model.<options key>; see families.base).
     options: Any = field(default=None, metadata={"family_options": True})
 
@@ -326,21 +327,21 @@ class LoggerConfig:
 
 @dataclass
 class GenerationConfig:
-    """How evaluation decodes."""
+    """How evaluation decodes (values: conf/config.yaml `generation`)."""
 
-    language: str | None = None
-    task: str | None = "transcribe"
-    num_beams: int = 1
-    max_new_tokens: int = 225
-    log_examples: int = 20
+    language: str | None
+    task: str | None
+    num_beams: int
+    max_new_tokens: int
+    log_examples: int
 
 
 @dataclass
 class ExportConfig:
-    """Export of the best model as a Hugging Face folder."""
+    """Export of the best model as a Hugging Face folder (values: conf/config.yaml `export`)."""
 
-    enabled: bool = True
-    dirname: str = "hf_model"
+    enabled: bool
+    dirname: str
 
 
 @dataclass
@@ -401,7 +402,7 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
     plain = OmegaConf.to_container(node, resolve=True)
     passthrough = {k: plain.pop(k) for k in ("optimizer", "scheduler") if schema is OptimizerConfig and k in plain}
     if schema is ModelConfig:
-        family = _family(plain.get("family", ModelConfig.family))
+        family = _family(plain.get("family", "???"))
         raw = plain.pop(family.options_key, None) if family.options_key else None
         passthrough["options"] = family.typed_options(raw)
     try:

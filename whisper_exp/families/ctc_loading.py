@@ -49,25 +49,26 @@ CTC_MODEL_TYPES = ("wav2vec2", "wavlm", "hubert", "wav2vec2-conformer", "data2ve
 
 @dataclass
 class CtcConfig:
-    """`model.ctc`: settings of the wav2vec2-style CTC family (wav2vec2 / WavLM / HuBERT + CTC head)."""
+    """`model.ctc`: settings of the wav2vec2-style CTC family (wav2vec2 / WavLM / HuBERT + CTC head); values and
+    their documentation: conf/model/_ctc.yaml and each checkpoint's file."""
 
     # Feature extractor, per checkpoint: zero-mean unit-variance waveform; attention mask over padding
     # (only for checkpoints trained with one: layer-norm feature encoders, e.g. WavLM-large, HuBERT-large).
-    do_normalize: bool = True
-    return_attention_mask: bool = True
-    vocab: CtcVocabConfig = field(default_factory=CtcVocabConfig)
+    do_normalize: bool
+    return_attention_mask: bool
+    vocab: CtcVocabConfig
     # SpecAugment-style masking of the feature-encoder output during training.
-    mask_time_prob: float = 0.05
-    mask_time_length: int = 10
-    mask_feature_prob: float = 0.0
-    mask_feature_length: int = 10
+    mask_time_prob: float
+    mask_time_length: int
+    mask_feature_prob: float
+    mask_feature_length: int
     # Regularisation beyond model.dropout (hidden), attention_dropout and activation_dropout.
-    feat_proj_dropout: float = 0.0
-    final_dropout: float = 0.0
-    layerdrop: float = 0.0
+    feat_proj_dropout: float
+    final_dropout: float
+    layerdrop: float
     # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
-    ctc_loss_reduction: str = field(default="mean", metadata=choices("mean", "sum"))
-    ctc_zero_infinity: bool = True
+    ctc_loss_reduction: str = field(metadata=choices("mean", "sum"))
+    ctc_zero_infinity: bool
 
 
 @dataclass
