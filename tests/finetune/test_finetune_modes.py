@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, validate_config
+from whisper_exp.__main__ import CONFIG_DIR
+from whisper_exp.config.schema import ConfigError, EncoderCacheSettings, FinetuneConfig, LoraSettings, validate_config
 from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune import (
     FinetuneError,
@@ -54,8 +56,12 @@ def model(random_whisper_dir: Path) -> WhisperForConditionalGeneration:
 
 
 def ft(**kwargs) -> FinetuneConfig:
-    lora = kwargs.pop("lora", None)
-    return FinetuneConfig(**kwargs, lora=lora or LoraSettings())
+    """finetune=full's values (conf/finetune/full.yaml, their one source), with `kwargs`."""
+    full = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "finetune" / "full.yaml"))
+    lora = kwargs.pop("lora", None) or LoraSettings(**full.pop("lora"))
+    full.pop("lora", None)
+    cache = EncoderCacheSettings(**full.pop("encoder_cache"))
+    return FinetuneConfig(**{**full, **kwargs, "lora": lora, "encoder_cache": cache})
 
 
 def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -> None:

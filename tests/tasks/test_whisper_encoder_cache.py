@@ -22,6 +22,11 @@ from whisper_exp.tasks.whisper import WhisperTask
 LOSS_TOLERANCE = {"float16": 1e-3, "bfloat16": 1e-2}
 
 
+# Not used by these tests (no optimiser steps); every field given, as the typed view has no defaults.
+OPTIMIZER = OptimizerConfig(name="unused", lr=1e-4, lr_divisor=40.0, warmup_steps=None, warmup_fraction=0.0,
+                            no_decay=[])
+
+
 def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: str = "float16") -> WhisperTask:
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
@@ -31,7 +36,7 @@ def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: st
     cache = (build_encoder_cache(model, EncoderCacheSettings(enabled=True, dtype=dtype), depth, cache_root)
              if cache_root is not None else None)
     processor = WhisperProcessor.from_pretrained(model_dir)
-    task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
+    task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
                        generation=GenerationConfig(language=None, task=None, num_beams=1, max_new_tokens=8,
                                                    log_examples=20),
                        normaliser=build_normaliser("basic", None), encoder_cache=cache)

@@ -178,17 +178,18 @@ class DataConfig:
 
 @dataclass
 class OptimizerConfig:
-    """AdamW + LR schedule; `optimizer` and `scheduler` are Hydra `_target_` partials."""
+    """AdamW + LR schedule; `optimizer` and `scheduler` are Hydra `_target_` partials (values: conf/optimizer/)."""
 
-    name: str = "rule_of_thumb"
-    lr: float = 0.0
-    lr_divisor: float = 40.0
-    warmup_steps: int | None = None
-    warmup_fraction: float = 0.1
-    no_decay: list[str] = field(default_factory=lambda: ["bias", "layer_norm.weight"])
+    name: str
+    lr: float
+    lr_divisor: float
+    warmup_steps: int | None
+    warmup_fraction: float
+    no_decay: list[str]
     optimizer: Any = None
     scheduler: Any = None
-    # Filled in by validate_config: how the LR was chosen (for the log and summary.json).
+    # Not config values: the partials are set from the YAML after typing, lr_source by validate_config (how the LR
+    # was chosen, for the log and summary.json).
     lr_source: str = ""
 
 
@@ -213,48 +214,47 @@ class LoraSettings:
 class EncoderCacheSettings:
     """Frozen-encoder output cache (whisper_exp/models/encoder_cache.py): the frozen prefix runs once per clip."""
 
-    enabled: bool = False
+    enabled: bool
     # Storage precision of the cached hidden states: float16 | bfloat16.
-    dtype: str = field(default="float16", metadata=choices("float16", "bfloat16"))
+    dtype: str = field(metadata=choices("float16", "bfloat16"))
 
 
 @dataclass
 class FinetuneConfig:
     """What is trained: frozen encoder layers, frozen decoder, LoRA adapters, 8-bit base weights."""
 
-    name: str = "full"
+    name: str
     # Encoder layers frozen from the input side (with the conv stem and positions): 0 = none, N, or "all".
-    frozen_layers: Any = 0
-    freeze_decoder: bool = False
+    frozen_layers: Any
+    freeze_decoder: bool
     # CTC models only: keep the convolutional feature encoder (waveform → frames) frozen, the usual recipe.
-    freeze_feature_encoder: bool = True
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    freeze_feature_encoder: bool
+    lora: LoraSettings
     # bitsandbytes int8 base weights (needs CUDA and lora.enabled).
-    load_in_8bit: bool = False
-    encoder_cache: EncoderCacheSettings = field(default_factory=EncoderCacheSettings)
+    load_in_8bit: bool
+    encoder_cache: EncoderCacheSettings
 
 
 @dataclass
 class StrategyConfig:
     """Lightning strategy, devices and nodes (strategy-specific keys are ignored by the others)."""
 
-    name: str = "auto"
-    strategy: str = field(default="auto", metadata=choices("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"))
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    num_nodes: int = 1
+    name: str
+    strategy: str = field(metadata=choices("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"))
+    accelerator: str
+    devices: Any
+    num_nodes: int
     # null: Lightning's choice (nccl on GPUs, gloo on CPUs).
-    process_group_backend: str | None = None
+    process_group_backend: str | None
     # ddp: only needed when some *trainable* parameter gets no gradient in a step (frozen ones never matter).
-    find_unused_parameters: bool = False
+    find_unused_parameters: bool
     # fsdp
-    sharding_strategy: str = field(default="FULL_SHARD",
-                                   metadata=choices("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"))
-    state_dict_type: str = field(default="full", metadata=choices("full", "sharded"))
-    cpu_offload: bool = False
+    sharding_strategy: str = field(metadata=choices("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"))
+    state_dict_type: str = field(metadata=choices("full", "sharded"))
+    cpu_offload: bool
     # deepspeed
-    zero_stage: int = 2
-    offload_optimizer: bool = False
+    zero_stage: int
+    offload_optimizer: bool
 
 
 @dataclass
