@@ -13,9 +13,8 @@ from ctc_defaults import vocab_config
 from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForCTC, WhisperFeatureExtractor
 
 from whisper_exp.config.schema import ConfigError, validate_config
-from whisper_exp.data.collate import CTCCollator
-from whisper_exp.data.features import FeatureStore, LogMelSettings, WaveformFeaturizer, as_featurizer
-from whisper_exp.families.ctc import CTC_LAYERS
+from whisper_exp.data.features import FeatureStore, LogMelSettings, as_featurizer
+from whisper_exp.families.ctc import CTC_LAYERS, CTCCollator, WaveformFeaturizer
 from whisper_exp.families.ctc_vocab import build_tokenizer, build_vocabulary
 from whisper_exp.finetune import FinetuneError, apply_finetune
 from whisper_exp.tasks.ctc import CTCTask

@@ -1,7 +1,7 @@
 """The Lightning DataModule: prepared splits and their loaders.
 
 It knows audio, text and batching; the model side hands it a feature extractor and a
-labeller (text → label ids), so the same module serves Whisper and CTC models.
+labeller (text → label ids), so the same module serves every model family.
 ``data.group_by_length=true``: training batches hold items of similar duration
 (`batching.LengthGroupedSampler`), which saves padding with dynamically padded batches (CTC).
 

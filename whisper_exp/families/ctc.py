@@ -8,11 +8,19 @@ families.ctc_loading, families.ctc_vocab), CTC loss and greedy CTC decoding (tas
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from transformers import Wav2Vec2FeatureExtractor
 
 from whisper_exp.config.schema import ConfigError, RunConfig
-from whisper_exp.data.collate import CTCCollator
-from whisper_exp.data.features import WaveformFeaturizer
+from whisper_exp.data.collate import Batch, batch_counts, pad_labels
+from whisper_exp.data.features import FEATURE_FORMAT_VERSION
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.families.ctc_loading import VOCAB_META_KEY, CtcConfig, load_ctc
 from whisper_exp.families.ctc_vocab import CtcLabeller
@@ -20,6 +28,67 @@ from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.tasks.ctc import CTCTask
+
+
+@dataclass(frozen=True)
+class WaveformSettings:
+    """What a stored waveform depends on besides the audio: rate and per-clip normalisation."""
+
+    sampling_rate: int
+    do_normalize: bool
+    format_version: int = FEATURE_FORMAT_VERSION
+    kind: ClassVar[str] = "waveform"
+
+    def key(self) -> str:
+        """A short stable hash of the settings (the store's folder name)."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class WaveformFeaturizer:
+    """The raw waveform as a CTC model's feature extractor prepares one clip (normalised when it normalises)."""
+
+    def __init__(self, extractor: Wav2Vec2FeatureExtractor) -> None:
+        self.extractor = extractor
+        self.settings = WaveformSettings(sampling_rate=extractor.sampling_rate, do_normalize=extractor.do_normalize)
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        values = self.extractor(audio, sampling_rate=self.extractor.sampling_rate, return_tensors="np").input_values
+        return np.ascontiguousarray(values[0], dtype=np.float32)
+
+
+class CTCCollator:
+    """Raw-waveform batches for CTC models: padded to the longest clip of the batch (no fixed window).
+
+    `padding_value` is the feature extractor's (0.0); the attention mask is returned only for checkpoints
+    trained with one (`return_attention_mask`): group-norm feature encoders such as wav2vec2-base must see
+    plain zero padding instead. Labels are padded with -100 (ignored by the CTC loss); `input_lengths` lets
+    decoding ignore the frames of the padding.
+    """
+
+    def __init__(self, padding_value: float, return_attention_mask: bool) -> None:
+        self.padding_value = padding_value
+        self.return_attention_mask = return_attention_mask
+
+    def __call__(self, items: Sequence[dict]) -> Batch:
+        lengths = [len(item["features"]) for item in items]
+        values = torch.full((len(items), max(lengths)), self.padding_value, dtype=torch.float32)
+        mask = torch.zeros((len(items), max(lengths)), dtype=torch.long)
+        for row, item in enumerate(items):
+            values[row, : lengths[row]] = torch.from_numpy(np.asarray(item["features"], dtype=np.float32))
+            mask[row, : lengths[row]] = 1
+        batch: Batch = {
+            "input_values": values,
+            "input_lengths": torch.tensor(lengths, dtype=torch.long),
+            "labels": pad_labels([item["labels"] for item in items]),
+            "ids": [item["id"] for item in items],
+            "texts": [item["text"] for item in items],
+            "sources": [item["source"] for item in items],
+            **batch_counts(items),
+        }
+        if self.return_attention_mask:
+            batch["attention_mask"] = mask
+        return batch
+
 
 CTC_LAYERS = LayerMap(
     encoder=lambda model: model.base_model,

@@ -10,11 +10,15 @@ encoder-output cache. Short clips can be packed into 30-s windows (data.packing)
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import torch
+
 from whisper_exp.config.schema import ConfigError, RunConfig
-from whisper_exp.data.collate import WhisperCollator
-from whisper_exp.data.features import LogMelFeaturizer
+from whisper_exp.data.collate import Batch, batch_counts, pad_labels
+from whisper_exp.data.features import LogMelFeaturizer, pad_features
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.families.whisper_labels import WhisperLabeller
 from whisper_exp.finetune import FinetuneResult
@@ -28,6 +32,29 @@ log = logging.getLogger(__name__)
 
 # Whisper's encoder window: every input is padded (or cut) to 30 s.
 WINDOW_SECONDS = 30.0
+
+class WhisperCollator:
+    """Turns SpeechSplit items into model inputs.
+
+    Labels carry the decoder prompt after start-of-transcript (language, task, no-timestamps),
+    the text and end-of-text; the model prepends start-of-transcript itself when it shifts the
+    labels right, so it is never doubled.
+    """
+
+    def __init__(self, n_frames: int) -> None:
+        self.n_frames = n_frames
+
+    def __call__(self, items: Sequence[dict]) -> Batch:
+        features = np.stack([pad_features(item["features"], self.n_frames) for item in items])
+        return {
+            "input_features": torch.from_numpy(features),
+            "labels": pad_labels([item["labels"] for item in items]),
+            "ids": [item["id"] for item in items],
+            "texts": [item["text"] for item in items],
+            "sources": [item["source"] for item in items],
+            **batch_counts(items),
+        }
+
 
 WHISPER_LAYERS = LayerMap(
     encoder=lambda model: model.get_encoder(),
