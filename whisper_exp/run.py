@@ -26,24 +26,17 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from whisper_exp.config.schema import RunConfig, validate_config
-from whisper_exp.data.collate import CTCCollator, WhisperCollator
-from whisper_exp.data.ctc_vocab import CtcLabeller
 from whisper_exp.data.datamodule import SpeechDataModule
-from whisper_exp.data.errors import DropCounter, MissingSplitError
-from whisper_exp.data.features import WaveformFeaturizer
-from whisper_exp.data.pipeline import read_split
+from whisper_exp.data.errors import MissingSplitError
+from whisper_exp.data.pipeline import SplitTables
+from whisper_exp.families import Family, get_family
+from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
-from whisper_exp.metrics.wer import WerReport, build_normaliser
-from whisper_exp.models.ctc_loading import VOCAB_META_KEY, LoadedCTC, load_ctc
-from whisper_exp.models.encoder_cache import build_encoder_cache
-from whisper_exp.models.export import export_pretrained
-from whisper_exp.models.labels import WhisperLabeller
-from whisper_exp.models.loading import LoadedWhisper, load_whisper
-from whisper_exp.summary import write_summary
+from whisper_exp.metrics.wer import WerReport
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
+from whisper_exp.summary import RunSummary, write_summary
 from whisper_exp.tasks.base import ASRTask
-from whisper_exp.tasks.ctc import CTCTask
-from whisper_exp.tasks.whisper import WhisperTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
 from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
@@ -58,7 +51,6 @@ from whisper_exp.training.trainer import build_trainer, find_callback
 
 log = logging.getLogger(__name__)
 
-ENGLISH_NAMES = ("en", "english")
 # The LoRA adapters alone, in PEFT's format (PeftModel.from_pretrained(base, RUN_DIR/adapter)).
 ADAPTER_DIRNAME = "adapter"
 TRACEBACK_LINES = 30
@@ -69,82 +61,41 @@ class Components:
     """Everything a run needs, built once from the validated config."""
 
     run: RunConfig
-    loaded: LoadedWhisper | LoadedCTC
+    family: Family
+    loaded: Loaded
     counts: ParamCounts
     datamodule: SpeechDataModule
     task: ASRTask
     finetune: FinetuneResult
 
 
-def normaliser_kind(run: RunConfig) -> str:
-    """English normaliser for English models/data, basic otherwise, unless set explicitly."""
-    if run.data.text_normaliser != "auto":
-        return run.data.text_normaliser
-    english = run.model.english_only or (run.model.language or "").lower() in ENGLISH_NAMES
-    return "english" if english else "basic"
+def _checkpoint_meta(run: RunConfig, loaded: Loaded) -> CheckpointMeta:
+    """What every checkpoint records so it can be evaluated alone (models.checkpoint_meta)."""
+    return CheckpointMeta(base_weights=loaded.base_path, model_source=loaded.source,
+                          lora=settings_record(run.finetune.lora) if run.finetune.lora.enabled else None,
+                          family=dict(loaded.meta))
 
 
 def build_components(run: RunConfig) -> Components:
-    """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
-    parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
-    if parts.finetune.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
-        parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
+    """The family of `model.family` loads the model; the finetune preset (and activation checkpointing) is applied;
+    data module and task are built from the family's parts."""
+    family = get_family(run.model.family)
+    tables = SplitTables(run.data)  # read once: by the family when it needs the transcripts, then by the data
+    loaded = family.load(run, lambda: tables.read("train")["text"], finetune_load_kwargs(run.finetune))
+    tuned = apply_finetune(loaded.model, run.finetune, layer_map=family.layer_map,
+                           gradient_checkpointing=run.trainer.gradient_checkpointing)
+    parts = family.data_parts(run, loaded)
+    datamodule = SpeechDataModule(run.data, extractor=parts.featurizer, labeller=parts.labeller,
+                                  collate=parts.collate, max_label_tokens=parts.max_label_tokens,
+                                  cache_dir=run.cache_dir, seed=run.seed, tables=tables)
+    task = family.task(run, loaded, tuned, _checkpoint_meta(run, loaded))
+    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     if run.trainer.compile:
-        compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
-    parts.task.eval_sets = {"val": parts.datamodule.validation_sets, "test": parts.datamodule.test_sets}
-    return parts
-
-
-def _checkpoint_meta(run: RunConfig, loaded: LoadedWhisper | LoadedCTC) -> dict[str, Any]:
-    """What every checkpoint records so it can be evaluated alone: the base weights, and the LoRA settings
-    that let it rebuild and merge its adapters (models.loading)."""
-    meta: dict[str, Any] = {"base_weights": loaded.base_path, "model_source": loaded.source}
-    if run.finetune.lora.enabled:
-        meta["lora"] = settings_record(run.finetune.lora)
-    return meta
-
-
-def build_whisper_components(run: RunConfig) -> Components:
-    """Whisper / distil-whisper: log-mel features, Whisper labels, generation."""
-    loaded = load_whisper(run.model, run.cache_dir, load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing)
-    meta = _checkpoint_meta(run, loaded)
-    tokenizer = loaded.processor.tokenizer
-    labeller = WhisperLabeller(tokenizer, english_only=run.model.english_only, language=run.model.language,
-                               task=run.model.task, leading_space=run.data.label_leading_space)
-    extractor = loaded.processor.feature_extractor
-    if extractor.feature_size != run.model.num_mel_bins:
-        log.warning("model.num_mel_bins=%d but the checkpoint's feature extractor uses %d: using the checkpoint's",
-                    run.model.num_mel_bins, extractor.feature_size)
-    datamodule = SpeechDataModule(
-        run.data, extractor=extractor, labeller=labeller, collate=WhisperCollator(extractor.nb_max_frames),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    normaliser = build_normaliser(normaliser_kind(run), getattr(tokenizer, "english_spelling_normalizer", None))
-    task = WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,
-                       english_only=run.model.english_only, normaliser=normaliser, checkpoint_meta=meta,
-                       encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
-                                                         run.finetune.frozen_layers, run.cache_dir))
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
-
-
-def build_ctc_components(run: RunConfig) -> Components:
-    """The CTC family (wav2vec2 / WavLM / HuBERT): waveform features, character labels, greedy CTC decoding;
-    the same data module, metrics, logging and summary as Whisper."""
-    loaded = load_ctc(run.model, run.cache_dir, sampling_rate=run.data.sampling_rate,
-                      transcripts=lambda: read_split(run.data, "train", DropCounter())["text"],
-                      load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing,
-                           family="ctc")
-    meta = {**_checkpoint_meta(run, loaded), VOCAB_META_KEY: loaded.vocab}
-    tokenizer, extractor = loaded.processor.tokenizer, loaded.processor.feature_extractor
-    datamodule = SpeechDataModule(
-        run.data, extractor=WaveformFeaturizer(extractor), labeller=CtcLabeller(tokenizer, run.model.ctc.vocab),
-        collate=CTCCollator(extractor.padding_value, extractor.return_attention_mask),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    task = CTCTask(loaded.model, tokenizer, optimizer=run.optimizer,
-                   normaliser=build_normaliser(normaliser_kind(run)), log_examples=run.generation.log_examples,
-                   checkpoint_meta=meta)
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
+        compile_blocks(task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
+    task.eval_sets = {"val": datamodule.validation_sets, "test": datamodule.test_sets}
+    return Components(run=run, family=family, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task,
+                      finetune=tuned)
 
 
 def _environment() -> dict[str, Any]:
@@ -161,18 +112,17 @@ def prepare_hardware(run: RunConfig) -> None:
     run.trainer.precision = choice.precision
 
 
-def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
+def _describe_run(summary: RunSummary, parts: Components, cfg: DictConfig) -> RunSummary:
+    """What ran (model, data, finetune, counts, LR, environment, config) onto `summary`; called again once the
+    data splits are built (training-set size, drops)."""
     run = parts.run
-    return {
-        "task_name": run.task_name, "run_dir": run.output_dir, "tags": run.tags, "seed": run.seed,
-        "model": run.model.name, "model_source": parts.loaded.source, "model_params_card": run.model.params,
-        "data": run.data.name, "finetune": run.finetune.name, "finetune_mode": parts.finetune.mode,
-        **parts.counts.as_dict(),
-        **parts.datamodule.train_summary(),
-        "lr": run.optimizer.lr, "lr_source": run.optimizer.lr_source, "precision": run.trainer.precision,
-        "dropped_samples": parts.datamodule.drops.as_dict(), "environment": _environment(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+    return summary.update(
+        task_name=run.task_name, run_dir=run.output_dir, tags=run.tags, seed=run.seed, model=run.model.name,
+        model_source=parts.loaded.source, model_params_card=run.model.params, data=run.data.name,
+        finetune=run.finetune.name, finetune_mode=parts.finetune.mode, **parts.counts.as_dict(),
+        **parts.datamodule.train_summary(), lr=run.optimizer.lr, lr_source=run.optimizer.lr_source,
+        precision=run.trainer.precision, dropped_samples=parts.datamodule.drops.as_dict(),
+        environment=_environment(), config=OmegaConf.to_container(cfg, resolve=True))
 
 
 def _finish_logger(trainer: L.Trainer, exit_code: int = 0) -> None:
@@ -199,18 +149,18 @@ def _plain_config(cfg: DictConfig) -> Any:
         return OmegaConf.to_container(cfg, resolve=False)
 
 
-def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, partial: dict[str, Any]) -> None:
+def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, summary: RunSummary) -> None:
     """summary.json of a job that did not complete: status, error, traceback tail and what it had measured."""
     run_dir = _output_dir(cfg)
     if rank_zero_only.rank != 0 or run_dir is None:
         return
-    summary = {**partial, "status": status, "error": f"{type(error).__name__}: {error}",
-               "traceback": "".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
-               "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
+    summary.update(status=status, error=f"{type(error).__name__}: {error}",
+                   traceback="".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
+                   task_name=cfg.get("task_name"), run_dir=str(run_dir), wall_s=time.perf_counter() - started)
     if isinstance(error, RunInterrupted) and error.checkpoint is not None:
-        summary["resume_with"] = f"trainer.resume={error.checkpoint}"
+        summary.resume_with = f"trainer.resume={error.checkpoint}"
     if isinstance(error, DiskSpaceError):
-        summary["resume_command"] = error.resume
+        summary.resume_command = error.resume
         print(f"resume with: {error.resume}")
     summary.setdefault("config", _plain_config(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -235,14 +185,14 @@ def run_training(cfg: DictConfig) -> float | None:
     A signal (checkpoint saved) or Ctrl+C records "interrupted" and always stops.
     """
     started = time.perf_counter()
-    partial: dict[str, Any] = {}
+    summary = RunSummary()  # filled as the run goes: what a failed or interrupted job had measured is kept
     try:
-        return _run_training(cfg, started, partial)
+        return _run_training(cfg, started, summary)
     except (RunInterrupted, SIGTERMException, KeyboardInterrupt, SystemExit) as err:
-        _record_end(cfg, "interrupted", err, started, partial)
+        _record_end(cfg, "interrupted", err, started, summary)
         raise
     except Exception as err:
-        _record_end(cfg, "failed", err, started, partial)
+        _record_end(cfg, "failed", err, started, summary)
         if current_sweep() is None:
             raise
         log.exception("sweep job failed (recorded in its summary.json); the sweep continues")
@@ -251,7 +201,7 @@ def run_training(cfg: DictConfig) -> float | None:
         _release_memory()
 
 
-def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
+def _run_training(cfg: DictConfig, started: float, summary: RunSummary) -> float | None:
     run = validate_config(cfg)
     prepare_hardware(run)
     run_dir = Path(run.output_dir)
@@ -268,20 +218,19 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
     trainer = build_trainer(run.trainer, run.strategy, run_dir, logger, wrap_classes=layer_classes(parts.task.model),
                             trainable_only_checkpoints=parts.finetune.adapter is not None
                             and run.finetune.lora.adapter_only_checkpoints, lr=run.optimizer.lr)
-    partial.update(_base_summary(parts, cfg))
+    _describe_run(summary, parts, cfg)
     check_needed_splits(parts.datamodule)
     exit_code = 1
     try:
         try:
-            measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
+            _train_and_test(parts, trainer, run_dir, resume, summary)
         except Exception:
             # A failed job's summary still says what was built and trained (the splits exist now).
-            partial.update(**parts.datamodule.train_summary(), dropped_samples=parts.datamodule.drops.as_dict(),
+            summary.update(**parts.datamodule.train_summary(), dropped_samples=parts.datamodule.drops.as_dict(),
                            global_steps=trainer.global_step)
             raise
-        # The base numbers again, now that the data splits are built (training-set size, drops).
-        summary = {**measured, **_base_summary(parts, cfg), "status": "completed",
-                   "wall_s": time.perf_counter() - started}
+        # What ran again, now that the data splits are built (training-set size, drops).
+        _describe_run(summary, parts, cfg).update(status="completed", wall_s=time.perf_counter() - started)
         publish_summary(trainer.loggers, summary)  # W&B run summary: the numbers runs are compared by
         exit_code = 0
     finally:
@@ -335,11 +284,11 @@ def _best_val_wer(best_score: Any, task: ASRTask, trainer: L.Trainer) -> float |
 
 
 def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume: Path | None = None,
-                    out: dict[str, Any] | None = None) -> dict[str, Any]:
+                    out: RunSummary | None = None) -> RunSummary:
     """Baseline, fit (from `resume` if given), test, adapters and export; fills and returns `out`."""
     run, task = parts.run, parts.task
     datamodule = ResumableDataModule(parts.datamodule, run.seed)
-    out = {} if out is None else out
+    out = RunSummary() if out is None else out
     if run.trainer.baseline_eval:
         trainer.validate(task, datamodule=datamodule, verbose=False)
         baseline = _report(task, trainer, "val")
@@ -348,10 +297,10 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if resume:
-        out["resumed_from"] = str(resume)
+        out.resumed_from = str(resume)
     if run.trainer.loss_health.enabled:
         report = find_callback(trainer, LossHealthMonitor).report  # type: ignore[attr-defined]
-        out["loss_health"] = report.as_dict() if report is not None else None
+        out.loss_health = report.as_dict() if report is not None else None
     throughput = find_callback(trainer, TrainThroughput)
     # Read the checkpoint paths now: restoring a checkpoint for testing restores the callback's old state.
     checkpoints = trainer.checkpoint_callback
@@ -375,14 +324,14 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
         files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
-        out["checkpoint_bytes"] = sum(f.stat().st_size for f in files)
+        out.checkpoint_bytes = sum(f.stat().st_size for f in files)
     adapter = parts.finetune.adapter
     if adapter is not None and trainer.is_global_zero:
-        out["adapter_dir"] = str(run_dir / ADAPTER_DIRNAME)
-        out["adapter_bytes"] = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
+        out.adapter_dir = str(run_dir / ADAPTER_DIRNAME)
+        out.adapter_bytes = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
     if run.export.enabled and trainer.is_global_zero:
         model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
-        out["export_dir"] = str(export_pretrained(model, parts.loaded.processor, run_dir / run.export.dirname))
+        out.export_dir = str(parts.family.export(model, parts.loaded.processor, run_dir / run.export.dirname))
     return out
 
 
@@ -410,18 +359,16 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     finally:
         _finish_logger(trainer)
     val, test = parts.task.reports.get("val"), parts.task.reports.get("test")
-    summary = {
-        **_base_summary(parts, cfg), "scored_sets": scored, "missing_sets": missing,
-        "val_wer": val.wer if val else None, "val_cer": val.cer if val else None,
-        "val_wer_by_set": _by_set(parts.task, "val", dm.validation_sets),
-        "wer": test.wer if test else None, "cer": test.cer if test else None,
-        "wer_ortho": test.wer_ortho if test else None, "test_utterances": test.n_utterances if test else 0,
-        "wer_per_source": test.per_source if test else {}, "wer_by_set": _by_set(parts.task, "test", dm.test_sets),
-        "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
-        "wall_s": time.perf_counter() - started,
-    }
+    summary = _describe_run(RunSummary(), parts, cfg).update(
+        scored_sets=scored, missing_sets=missing,
+        val_wer=val.wer if val else None, val_cer=val.cer if val else None,
+        val_wer_by_set=_by_set(parts.task, "val", dm.validation_sets),
+        wer=test.wer if test else None, cer=test.cer if test else None,
+        wer_ortho=test.wer_ortho if test else None, test_utterances=test.n_utterances if test else 0,
+        wer_per_source=test.per_source if test else {}, wer_by_set=_by_set(parts.task, "test", dm.test_sets),
+        examples=parts.task.examples.get("test", []), **parts.task.speed_stats(), wall_s=time.perf_counter() - started)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")
         print(f"run dir: {run_dir}")
-    return summary
+    return summary.as_dict()

@@ -181,7 +181,7 @@ def _peer_dataset(processor, rows: list[dict[str, str]], english_only: bool):
     from datasets import Dataset
 
     from whisper_exp.data.audio import AudioRef, load_audio
-    from whisper_exp.models.labels import WhisperLabeller
+    from whisper_exp.families.whisper_labels import WhisperLabeller
 
     labeller = WhisperLabeller(processor.tokenizer, english_only=english_only, language=None, task=None)
     features = [processor.feature_extractor(load_audio(AudioRef(path=str(DEMO / r["file_name"])), 16_000),

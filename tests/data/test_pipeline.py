@@ -1,4 +1,5 @@
-"""Split preparation: filters counted per reason, bad audio raised or skipped, nested subsets."""
+"""Split preparation: filters counted per reason, bad audio raised or skipped (nested subsets:
+test_subsets_and_streaming.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from transformers import WhisperFeatureExtractor
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings
-from whisper_exp.data.pipeline import build_split, nested_subset
+from whisper_exp.data.pipeline import build_split
 
 
 def _labeller(text: str) -> list[int]:
@@ -71,12 +72,3 @@ def test_features_are_reused_from_the_store(tmp_path: Path) -> None:
     assert second.feature_paths == first.feature_paths
     assert Path(second.feature_paths[0]).stat().st_mtime_ns == stamp
 
-
-def test_nested_subsets_are_nested_and_deterministic() -> None:
-    s250, s500, s1000 = (set(nested_subset(2500, n, seed=7)) for n in (250, 500, 1000))
-    assert len(s250) == 250 and len(s500) == 500 and len(s1000) == 1000
-    assert s250 <= s500 <= s1000
-    assert nested_subset(2500, 500, seed=7) == nested_subset(2500, 500, seed=7)
-    assert set(nested_subset(2500, 500, seed=8)) != s500
-    assert nested_subset(10, None, seed=0) == list(range(10))
-    assert nested_subset(10, 50, seed=0) == list(range(10))

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, ModelConfig, validate_config
+from whisper_exp.__main__ import CONFIG_DIR
+from whisper_exp.config.schema import ConfigError, EncoderCacheSettings, FinetuneConfig, LoraSettings, validate_config
+from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune import (
     FinetuneError,
     add_lora,
@@ -22,6 +25,7 @@ from whisper_exp.finetune import (
     merge_lora,
     settings_record,
 )
+from whisper_exp.finetune.freezing import resolve_frozen_layers
 from whisper_exp.models.loading import load_whisper
 
 
@@ -52,8 +56,12 @@ def model(random_whisper_dir: Path) -> WhisperForConditionalGeneration:
 
 
 def ft(**kwargs) -> FinetuneConfig:
-    lora = kwargs.pop("lora", None)
-    return FinetuneConfig(**kwargs, lora=lora or LoraSettings())
+    """finetune=full's values (conf/finetune/full.yaml, their one source), with `kwargs`."""
+    full = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "finetune" / "full.yaml"))
+    lora = kwargs.pop("lora", None) or LoraSettings(**full.pop("lora"))
+    full.pop("lora", None)
+    cache = EncoderCacheSettings(**full.pop("encoder_cache"))
+    return FinetuneConfig(**{**full, **kwargs, "lora": lora, "encoder_cache": cache})
 
 
 def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -> None:
@@ -70,7 +78,8 @@ def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -
     presets = {"full": ft(), "frozen_layers=1": ft(frozen_layers=1), "freeze_encoder": ft(frozen_layers="all"),
                "frozen_layers=2 (= all)": ft(frozen_layers=2), "freeze_decoder": ft(freeze_decoder=True)}
     for label, preset in presets.items():
-        result = apply_finetune(WhisperForConditionalGeneration.from_pretrained(random_whisper_dir), preset)
+        result = apply_finetune(WhisperForConditionalGeneration.from_pretrained(random_whisper_dir), preset,
+                                layer_map=WHISPER_LAYERS)
         assert result.counts.total == n["total"], label
         assert result.counts.trainable == expected_trainable[label], label
         assert result.counts.frozen == n["total"] - expected_trainable[label], label
@@ -89,7 +98,8 @@ def test_lora_trains_exactly_the_adapters(random_whisper_dir: Path, targets) -> 
     adapters = config.encoder_layers * per_enc + config.decoder_layers * per_dec
     model = WhisperForConditionalGeneration.from_pretrained(random_whisper_dir)
     result = apply_finetune(model, ft(name="lora", lora=LoraSettings(enabled=True, r=r, alpha=8,
-                                                                     target_modules=targets)))
+                                                                     target_modules=targets)),
+                            layer_map=WHISPER_LAYERS)
     assert result.counts.trainable == adapters
     assert result.counts.total == expected_counts(config)["total"] + adapters
     assert result.adapter is not None and result.adapter.get_base_model() is model  # injected in place
@@ -98,14 +108,14 @@ def test_lora_trains_exactly_the_adapters(random_whisper_dir: Path, targets) -> 
 
 def test_frozen_layers_beyond_the_encoder_and_nothing_left_to_train_fail_clearly(model) -> None:
     with pytest.raises(FinetuneError, match=r"frozen_layers=5 but this encoder has 2 layers"):
-        apply_finetune(model, ft(frozen_layers=5))
+        apply_finetune(model, ft(frozen_layers=5), layer_map=WHISPER_LAYERS)
     with pytest.raises(FinetuneError, match="no trainable parameter"):
-        apply_finetune(model, ft(frozen_layers="all", freeze_decoder=True))
+        apply_finetune(model, ft(frozen_layers="all", freeze_decoder=True), layer_map=WHISPER_LAYERS)
 
 
 def test_checkpointing_recomputes_only_layers_that_train(model) -> None:
     """frozen_layers=1: encoder layer 0 runs once, layer 1 (trainable) runs again in the backward pass."""
-    apply_finetune(model, ft(frozen_layers=1), gradient_checkpointing=True)
+    apply_finetune(model, ft(frozen_layers=1), layer_map=WHISPER_LAYERS, gradient_checkpointing=True)
     calls = {0: 0, 1: 0}
     for index in calls:
         def count(*_, index=index) -> None:
@@ -124,7 +134,7 @@ def test_checkpointing_recomputes_only_layers_that_train(model) -> None:
 
 
 def test_checkpointing_with_cache_off_logs_no_warning(model, caplog: pytest.LogCaptureFixture) -> None:
-    apply_finetune(model, ft(), gradient_checkpointing=True)
+    apply_finetune(model, ft(), layer_map=WHISPER_LAYERS, gradient_checkpointing=True)
     with caplog.at_level(logging.WARNING):
         model(input_features=torch.randn(1, 80, 3000), labels=torch.tensor([[50257, 7, 50256]])).loss.backward()
     assert not [r for r in caplog.records if "cache" in r.getMessage().lower()]
@@ -153,7 +163,8 @@ def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path:
 
 
 def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, random_whisper_dir: Path,
-                                                                     tmp_path: Path, cache_dir: Path) -> None:
+                                                                     tmp_path: Path, cache_dir: Path,
+                                                                     compose_config) -> None:
     settings = LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0)
     add_lora(model, settings)
     with torch.no_grad():
@@ -167,8 +178,8 @@ def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, rando
     ckpt = tmp_path / "lora.ckpt"
     torch.save({"state_dict": adapters_only,
                 "whisper_exp": {"lora": settings_record(settings), "base_weights": str(random_whisper_dir)}}, ckpt)
-    loaded = load_whisper(ModelConfig(name="tiny.en", hub_id="openai/whisper-tiny.en", english_only=True,
-                                      checkpoint=str(ckpt)), cache_dir)
+    loaded = load_whisper(validate_config(compose_config("model=tiny.en", f"model.checkpoint={ckpt}")).model,
+                          cache_dir)
     assert not [k for k in loaded.model.state_dict() if "lora" in k]
     torch.testing.assert_close(_logits(loaded.model.eval(), features), expected, rtol=1e-4, atol=1e-4)
 
@@ -207,13 +218,13 @@ def test_every_preset_composes_and_describes_itself(compose_config, preset: str,
                                                     mode: str) -> None:
     run = validate_config(compose_config(f"finetune={preset}", *overrides))
     assert run.finetune.name == preset
-    assert describe_finetune(run.finetune, n_encoder_layers=4) == mode
+    assert describe_finetune(run.finetune, resolve_frozen_layers(run.finetune.frozen_layers, 4), 4) == mode
 
 
-def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path,
+def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path, compose_config,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    cfg = ModelConfig(name="tiny.en", hub_id="x", english_only=True, checkpoint=str(random_whisper_dir),
-                      dropout=0.2, attention_dropout=0.05)
+    cfg = validate_config(compose_config("model=tiny.en", f"model.checkpoint={random_whisper_dir}",
+                                         "model.dropout=0.2", "model.attention_dropout=0.05")).model
     with caplog.at_level(logging.WARNING):
         loaded = load_whisper(cfg, cache_dir)
     assert loaded.model.config.dropout == 0.2 and loaded.model.config.attention_dropout == 0.05

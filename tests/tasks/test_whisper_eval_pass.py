@@ -15,13 +15,18 @@ from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
 from whisper_exp.metrics.wer import build_normaliser
 from whisper_exp.tasks.whisper import WhisperTask
 
+# Not used by these tests (no optimiser steps); every field given, as the typed view has no defaults.
+OPTIMIZER = OptimizerConfig(name="unused", lr=1e-4, lr_divisor=40.0, warmup_steps=None, warmup_fraction=0.0,
+                            no_decay=[])
+
 
 def _task(model_dir: Path, num_beams: int) -> WhisperTask:
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     processor = WhisperProcessor.from_pretrained(model_dir)
-    task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams), english_only=True,
+    task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
+                       generation=GenerationConfig(language=None, task=None, num_beams=num_beams, max_new_tokens=12,
+                                                   log_examples=20),
                        normaliser=build_normaliser("basic", None))
     return task.eval()
 

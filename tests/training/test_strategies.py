@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.strategies import DDPStrategy
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from whisper_exp.__main__ import CONFIG_DIR
 from whisper_exp.config.schema import ConfigError, StrategyConfig, validate_config
@@ -30,7 +30,13 @@ from whisper_exp.training.strategy import (
 )
 from whisper_exp.training.trainer import build_trainer
 
-STRATEGIES = sorted(p.stem for p in (Path(CONFIG_DIR) / "strategy").glob("*.yaml"))
+STRATEGY_DIR = Path(CONFIG_DIR) / "strategy"
+STRATEGIES = sorted(p.stem for p in STRATEGY_DIR.glob("*.yaml"))
+
+
+def _strategy(**overrides: object) -> StrategyConfig:
+    """strategy=auto's values (conf/strategy/auto.yaml, their one source), with `overrides`."""
+    return StrategyConfig(**{**OmegaConf.to_container(OmegaConf.load(STRATEGY_DIR / "auto.yaml")), **overrides})
 
 
 @pytest.fixture
@@ -61,24 +67,24 @@ def test_bad_precision_and_strategy_are_rejected(compose_config) -> None:
 
 
 def test_ddp_and_ddp_spawn_build_lightning_ddp() -> None:
-    ddp = build_strategy(StrategyConfig(strategy="ddp", find_unused_parameters=True, process_group_backend="gloo"))
+    ddp = build_strategy(_strategy(strategy="ddp", find_unused_parameters=True, process_group_backend="gloo"))
     assert isinstance(ddp, DDPStrategy) and ddp._start_method == "popen"
     assert ddp._ddp_kwargs == {"find_unused_parameters": True}
     assert ddp.process_group_backend == "gloo"
-    spawn = build_strategy(StrategyConfig(strategy="ddp_spawn"))
+    spawn = build_strategy(_strategy(strategy="ddp_spawn"))
     assert isinstance(spawn, DDPStrategy) and spawn._start_method == "spawn"
-    assert build_strategy(StrategyConfig()) == "auto"
+    assert build_strategy(_strategy()) == "auto"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_fsdp_and_deepspeed_refuse_clearly_without_their_requirements() -> None:
     with pytest.raises(StrategyError, match="fsdp needs CUDA GPUs.*strategy=ddp"):
-        build_strategy(StrategyConfig(strategy="fsdp"))
+        build_strategy(_strategy(strategy="fsdp"))
     try:
         import deepspeed  # noqa: F401
     except ImportError:
         with pytest.raises(StrategyError, match=r"pip install -e '\.\[deepspeed\]'"):
-            build_strategy(StrategyConfig(strategy="deepspeed"))
+            build_strategy(_strategy(strategy="deepspeed"))
 
 
 def test_fsdp_wraps_each_whisper_block(random_whisper_dir: Path) -> None:

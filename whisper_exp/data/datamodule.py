@@ -1,7 +1,7 @@
 """The Lightning DataModule: prepared splits and their loaders.
 
 It knows audio, text and batching; the model side hands it a feature extractor and a
-labeller (text → label ids), so the same module serves Whisper and CTC models.
+labeller (text → label ids), so the same module serves every model family.
 ``data.group_by_length=true``: training batches hold items of similar duration
 (`batching.LengthGroupedSampler`), which saves padding with dynamically padded batches (CTC).
 
@@ -29,11 +29,10 @@ from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.batching import LengthGroupedSampler
-from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
+from whisper_exp.data.errors import DataError, MissingSplitError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.packing import PackedSplit
-from whisper_exp.data.pipeline import SpeechSplit, build_split, build_stream, evaluation_sets, read_sources
-from whisper_exp.data.sources import ReadContext
+from whisper_exp.data.pipeline import SpeechSplit, SplitTables, build_split, build_stream, evaluation_sets, read_sources
 from whisper_exp.data.streaming import EpochDataLoader, StreamingSpeechSplit
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,9 @@ class SpeechDataModule(L.LightningDataModule):
         max_label_tokens: int,
         cache_dir: str | Path,
         seed: int,
+        tables: SplitTables | None = None,
     ) -> None:
+        """`tables`: the eager splits' tables when something read one already (its drops are kept)."""
         super().__init__()
         self.data = data
         self.extractor = extractor
@@ -62,9 +63,9 @@ class SpeechDataModule(L.LightningDataModule):
         self.collate = collate
         self.max_label_tokens = max_label_tokens
         self.seed = seed
-        self.drops = DropCounter()
-        self.context = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
-                                   stream_shards=data.stream_shards, encoding=data.encoding)
+        self.tables = tables or SplitTables(data)
+        self.drops = self.tables.drops
+        self.context = self.tables.ctx
         self.store = (FeatureStore(Path(cache_dir) / "features", as_featurizer(extractor).settings,
                                    data.features.dtype) if data.features.cache else None)
         self.splits: dict[str, SpeechSplit] = {}
@@ -85,7 +86,7 @@ class SpeechDataModule(L.LightningDataModule):
             self.splits[name] = build_split(
                 self.data, name, extractor=self.extractor, labeller=self.labeller,
                 max_label_tokens=self.max_label_tokens, store=self.store, seed=self.seed, drops=self.drops,
-                ctx=self.context)
+                ctx=self.context, table=self.tables.read(name))
             prepared = self.splits[name]
             log.info("%s: %d samples, %.1f min of audio", name, len(prepared), prepared.audio_seconds() / 60)
             self.drops.log_summary(f"data ({name})")
@@ -179,7 +180,8 @@ class SpeechDataModule(L.LightningDataModule):
         """The training split packed into 30-second windows (data.packing), built once."""
         if self.packed is None:
             self.packed = PackedSplit(self.split("train"), self.labeller, self.data.packing,
-                                      max_label_tokens=self.max_label_tokens, seed=self.seed)
+                                      max_label_tokens=self.max_label_tokens, seed=self.seed,
+                                      frames_per_second=as_featurizer(self.extractor).settings.frames_per_second)
         return self.packed
 
     def train_dataloader(self) -> DataLoader:

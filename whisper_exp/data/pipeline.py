@@ -37,7 +37,7 @@ from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.audio import UNREADABLE, AudioError, AudioRef, audio_duration, load_audio
 from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
-from whisper_exp.data.filters import FilterSettings, filter_reason
+from whisper_exp.data.filters import FilterSettings, duration_reason, filter_reason
 from whisper_exp.data.mixing import combine
 from whisper_exp.data.sources import ReadContext, read_source
 from whisper_exp.data.streaming import StreamingSpeechSplit
@@ -106,20 +106,6 @@ class SpeechSplit(TorchDataset):
         return float(np.nansum(self.durations))
 
 
-def nested_subset(n_items: int, n_wanted: int | None, seed: int) -> list[int]:
-    """Indices of a deterministic subset: the first `n_wanted` of a seeded permutation.
-
-    For one seed, the subset of size 250 lies inside the one of size 500, and so on, so
-    scaling curves compare like with like.
-    """
-    if n_wanted is None or n_wanted >= n_items:
-        if n_wanted is not None and n_wanted > n_items:
-            log.warning("asked for %d samples but only %d are usable: using all", n_wanted, n_items)
-        return list(range(n_items))
-    order = np.random.default_rng(seed).permutation(n_items)
-    return sorted(int(i) for i in order[:n_wanted])
-
-
 @dataclass(frozen=True)
 class PreparedClip:
     """Log-mels of one clip: in memory (`frames`) or in the store (`path`), and its duration."""
@@ -143,12 +129,8 @@ class ClipPreparer:
         self.featurize = as_featurizer(self.extractor)
 
     def duration_reason(self, seconds: float) -> str | None:
-        """Why a decoded clip of `seconds` must be dropped, or None."""
-        if seconds < self.data.min_duration_s:
-            return f"shorter than {self.data.min_duration_s} s"
-        if seconds > self.data.max_duration_s:
-            return f"longer than {self.data.max_duration_s} s"
-        return None
+        """Why a decoded clip of `seconds` must be dropped, or None (filters.duration_reason)."""
+        return duration_reason(seconds, FilterSettings(self.data.min_duration_s, self.data.max_duration_s, 0))
 
     def __call__(self, audio: dict, source: str, sample_id: str, drops: DropCounter,
                  known_seconds: float | None = None) -> PreparedClip | None:
@@ -210,6 +192,25 @@ def read_split(data: DataConfig, split: str, drops: DropCounter, ctx: ReadContex
     table = combine(read_sources(data, split, ctx), split, data.mix)
     assert isinstance(table, Dataset)
     return table
+
+
+class SplitTables:
+    """Each split's eager table, read once: shared by a family that needs the training transcripts before its
+    model exists (a CTC vocabulary) and the data module that prepares the split, so that the split is read
+    once and its drop counts are kept."""
+
+    def __init__(self, data: DataConfig, drops: DropCounter | None = None) -> None:
+        self.data = data
+        self.drops = drops if drops is not None else DropCounter()
+        self.ctx = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
+                               stream_shards=data.stream_shards, encoding=data.encoding)
+        self.tables: dict[str, Dataset] = {}
+
+    def read(self, split: str) -> Dataset:
+        """The table of `split` (read_split), read on first use."""
+        if split not in self.tables:
+            self.tables[split] = read_split(self.data, split, self.drops, self.ctx)
+        return self.tables[split]
 
 
 @dataclass
@@ -293,13 +294,14 @@ def build_split(
     seed: int,
     drops: DropCounter,
     ctx: ReadContext | None = None,
+    table: Dataset | None = None,
 ) -> SpeechSplit:
     """Prepare split `split` ("train", "validation" or "test") eagerly (see module doc).
 
     Rows are considered lazily: a subset of N only filters, decodes and featurises until N
-    usable clips are found, however large the corpus.
+    usable clips are found, however large the corpus. `table`: the split already read (SplitTables).
     """
-    table = read_split(data, split, drops, ctx)
+    table = read_split(data, split, drops, ctx) if table is None else table
     settings = FilterSettings(data.min_duration_s, data.max_duration_s, max_label_tokens)
     prepare = ClipPreparer(data, extractor, store)
     kept: dict[int, _Kept] = {}

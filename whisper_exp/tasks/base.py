@@ -21,8 +21,9 @@ import torch
 import torch.distributed as dist
 
 from whisper_exp.config.schema import OptimizerConfig
+from whisper_exp.data.collate import Batch
 from whisper_exp.metrics.wer import Normaliser, WerReport, score
-from whisper_exp.models.loading import CHECKPOINT_META_KEY
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.training.optim import build_optimizer
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ASRTask(L.LightningModule):
     """Training/evaluation loops over `self.model`; subclasses define loss and decoding."""
 
     def __init__(self, model: torch.nn.Module, optimizer: OptimizerConfig, normaliser: Normaliser,
-                 log_examples: int = 20, checkpoint_meta: dict | None = None) -> None:
+                 log_examples: int = 20, checkpoint_meta: CheckpointMeta | None = None) -> None:
         super().__init__()
         # from_pretrained returns eval mode; Lightning keeps each submodule's mode, and Whisper only
         # applies dropout and gradient checkpointing in train mode.
@@ -81,38 +82,35 @@ class ASRTask(L.LightningModule):
         self.eval_sets: dict[str, list[str]] = {}
         self.reports: dict[str, WerReport] = {}
         self.examples: dict[str, list[dict[str, str]]] = {}
-        self.train_samples_seen = 0
         # Stored in every checkpoint (where the base weights came from), so a .ckpt can be evaluated alone.
-        self.checkpoint_meta = dict(checkpoint_meta or {})
+        self.checkpoint_meta = checkpoint_meta or CheckpointMeta()
 
     @abstractmethod
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         """Mean training loss of a batch."""
 
     @abstractmethod
-    def transcribe(self, batch: dict) -> list[str]:
+    def transcribe(self, batch: Batch) -> list[str]:
         """Decoded text for each item of a batch."""
 
     def speed_stats(self) -> dict:
         """Counters of speed features (caches) for summary.json; empty when none is on."""
         return {}
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.compute_loss(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss is {loss.item()} at step {self.global_step}: lower the learning rate "
                 f"(optimizer.lr, now {self.optimizer_cfg.lr:.3g}) or enable gradient clipping")
-        size = len(batch["ids"])
-        self.train_samples_seen += int(batch.get("n_utterances", size))
-        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
+        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
-    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+    def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
         """Teacher-forced loss and decoded text of an eval batch; families may share work between the two."""
         return self.compute_loss(batch), self.transcribe(batch)
 
-    def _eval_step(self, batch: dict, dataloader_idx: int = 0) -> None:
+    def _eval_step(self, batch: Batch, dataloader_idx: int = 0) -> None:
         loss, texts = self.loss_and_transcribe(batch)
         accumulator = self.accumulators.setdefault(dataloader_idx, EvalAccumulator())
         accumulator.loss_sum += float(loss) * len(batch["ids"])
@@ -157,7 +155,7 @@ class ASRTask(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._eval_start()
 
-    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
@@ -166,14 +164,14 @@ class ASRTask(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._eval_start()
 
-    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_META_KEY] = self.checkpoint_meta
+        self.checkpoint_meta.write(checkpoint)
 
     def configure_optimizers(self) -> dict:
         trainer = self.trainer

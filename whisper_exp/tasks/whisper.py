@@ -11,7 +11,9 @@ from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
 from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
+from whisper_exp.data.collate import Batch
 from whisper_exp.metrics.wer import Normaliser
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.encoder_cache import EncoderOutputCache, encoder_suffix
 from whisper_exp.tasks.base import ASRTask
 
@@ -40,25 +42,22 @@ class WhisperTask(ASRTask):
         *,
         optimizer: OptimizerConfig,
         generation: GenerationConfig,
-        english_only: bool,
         normaliser: Normaliser,
-        checkpoint_meta: dict | None = None,
+        checkpoint_meta: CheckpointMeta | None = None,
         encoder_cache: EncoderOutputCache | None = None,
     ) -> None:
         super().__init__(model, optimizer, normaliser, generation.log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
-        # A per-task copy (the checkpoint's own, max_length 448, is kept for export). Whisper's generate counts
-        # max_length after the prompt tokens (sot, language, task, notimestamps), so it caps the *new* tokens:
-        # setting max_new_tokens instead makes transformers 5 warn on every batch that both are set.
+        # A per-task copy (language/task as models.loading.configure_generation set them; the checkpoint's own,
+        # max_length 448, is kept for export). Whisper's generate counts max_length after the prompt tokens (sot,
+        # language, task, notimestamps), so it caps the *new* tokens: setting max_new_tokens instead makes
+        # transformers 5 warn on every batch that both are set.
         self.generation_config = copy.deepcopy(model.generation_config)
         self.generation_config.max_new_tokens = None
         self.generation_config.max_length = generation.max_new_tokens
         self.generation_config.num_beams = generation.num_beams
         self.generation_config.use_cache = True
         self.encoder_cache = encoder_cache
-        self.generate_kwargs: dict = {}
-        if not english_only:
-            self.generate_kwargs.update(language=generation.language, task=generation.task)
 
     def encode(self, features: torch.Tensor) -> BaseModelOutput:
         """Encoder outputs; with the cache, the frozen prefix is read from disk and only the rest runs."""
@@ -68,7 +67,7 @@ class WhisperTask(ASRTask):
         hidden = self.encoder_cache.prefix_outputs(features)
         return BaseModelOutput(last_hidden_state=encoder_suffix(encoder, hidden, self.encoder_cache.depth))
 
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         if self.encoder_cache is None:
             return self.model(input_features=batch["input_features"], labels=batch["labels"]).loss
         return self.model(encoder_outputs=self.encode(batch["input_features"]), labels=batch["labels"]).loss
@@ -77,7 +76,7 @@ class WhisperTask(ASRTask):
         return {"encoder_cache": self.encoder_cache.stats()} if self.encoder_cache is not None else {}
 
     @torch.no_grad()
-    def transcribe(self, batch: dict, encoder_outputs: BaseModelOutput | None = None,
+    def transcribe(self, batch: Batch, encoder_outputs: BaseModelOutput | None = None,
                    cross_attention_cache: DynamicCache | None = None) -> list[str]:
         """Generated text per clip; `cross_attention_cache`: the decoder's keys/values of these encoder outputs."""
         features = batch["input_features"]
@@ -87,11 +86,11 @@ class WhisperTask(ASRTask):
         if cross_attention_cache is not None:
             extra["cache"] = EncoderDecoderCache(DynamicCache(), cross_attention_cache)
         tokens = self.model.generate(features, attention_mask=mask, generation_config=self.generation_config,
-                                     **self.generate_kwargs, **extra)
+                                     **extra)
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
 
     @torch.no_grad()
-    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+    def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
         """One encoder pass serves both the eval loss and generation (the encoder is most of the cost).
 
         With greedy decoding, generation also reuses the cross-attention keys/values that the loss pass
