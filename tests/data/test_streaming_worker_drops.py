@@ -12,10 +12,10 @@ from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig, SourceConfig
-from whisper_exp.data.collate import WhisperCollator
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_stream
 from whisper_exp.data.streaming import EpochDataLoader
+from whisper_exp.families.whisper import WhisperCollator
 
 EXTRACTOR = WhisperFeatureExtractor(feature_size=80)
 

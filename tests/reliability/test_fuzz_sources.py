@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
-from whisper_exp.data.features import WaveformSettings
 from whisper_exp.data.pipeline import build_split
+from whisper_exp.families.ctc import WaveformSettings
 
 FUZZ_CI_EXAMPLES = 25
 FUZZ_LONG_EXAMPLES = 400

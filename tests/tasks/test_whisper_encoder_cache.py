@@ -80,15 +80,20 @@ def test_cached_gradients_reach_only_the_trainable_rest(random_whisper_dir: Path
     assert task.model.model.decoder.layers[0].fc1.weight.grad is not None
 
 
+# bf16-mixed explicitly: autocast once refused the float16 cache entries (the demo's recipe on a bf16 CPU).
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_run_with_encoder_cache_reuses_it_from_the_second_epoch(compose_config, random_whisper_dir: Path,
-                                                                demo_subset: Path) -> None:
+                                                                demo_subset: Path, precision: str,
+                                                                tmp_path: Path) -> None:
     cfg = compose_config(f"model.checkpoint={random_whisper_dir}", "data=local", f"data.path={demo_subset}",
+                         f"trainer.precision={precision}", f"paths.cache_dir={tmp_path / 'cache'}",
                          "finetune=freeze_encoder", "finetune.encoder_cache.enabled=true", "logger=none",
                          "trainer.max_epochs=2", "trainer.max_steps=-1", "trainer.baseline_eval=false",
                          "trainer.enable_progress_bar=false", "export.enabled=false", "data.batch_size=4",
                          "data.eval_batch_size=4", "generation.max_new_tokens=4")
     run_training(cfg)
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
+    assert summary["precision"] == precision
     stats = summary["encoder_cache"]
     # 8 train clips seen twice, validation (4) after each epoch, test (4) once: only first sightings miss.
     assert stats["misses"] == 8 + 4 + 4

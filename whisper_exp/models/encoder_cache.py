@@ -127,8 +127,8 @@ class EncoderOutputCache:
                 self._save(paths[index], computed[row])
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
-        stacked = torch.stack([self._load(path) for path in paths])
-        return stacked.to(device=features.device, dtype=features.dtype)
+        # Cast each entry before stacking: under CPU bf16 autocast, stack refuses float16 inputs.
+        return torch.stack([self._load(path).to(dtype=features.dtype) for path in paths]).to(features.device)
 
     def disk_bytes(self) -> int:
         """Bytes this cache uses on disk."""
