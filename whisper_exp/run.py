@@ -32,6 +32,7 @@ from whisper_exp.data.datamodule import SpeechDataModule
 from whisper_exp.data.errors import DropCounter, MissingSplitError
 from whisper_exp.data.features import WaveformFeaturizer
 from whisper_exp.data.pipeline import read_split
+from whisper_exp.evaluation import add_extra_sets, extra_set_changes, summary_fields
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
 from whisper_exp.metrics.wer import WerReport, build_normaliser
@@ -86,12 +87,14 @@ def normaliser_kind(run: RunConfig) -> str:
 
 def build_components(run: RunConfig) -> Components:
     """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
+    add_extra_sets(run.data, run.eval)
     parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
     if parts.finetune.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
         parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     if run.trainer.compile:
         compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
     parts.task.eval_sets = {"val": parts.datamodule.validation_sets, "test": parts.datamodule.test_sets}
+    parts.task.eval_cfg, parts.task.metadata = run.eval, parts.datamodule.context.metadata
     return parts
 
 
@@ -370,8 +373,10 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         train_samples_per_s=throughput.samples_per_second, train_audio_seconds=throughput.audio_seconds,
         first_step_after_s=throughput.first_step_after_s,
         train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
-        examples=task.examples.get("test", []), **task.speed_stats(),
+        examples=task.examples.get("test", []), **task.speed_stats(), **summary_fields(task.breakdowns, "test"),
     )
+    if run.eval.extra_sets:
+        out["extra_sets"] = extra_set_changes(run.eval, out.get("baseline_wer_by_set", {}), out["wer_by_set"])
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
         files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
@@ -418,7 +423,8 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
         "wer_ortho": test.wer_ortho if test else None, "test_utterances": test.n_utterances if test else 0,
         "wer_per_source": test.per_source if test else {}, "wer_by_set": _by_set(parts.task, "test", dm.test_sets),
         "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
-        "wall_s": time.perf_counter() - started,
+        **summary_fields(parts.task.breakdowns, "test"),
+        "val_breakdown": parts.task.breakdowns.get("val"), "wall_s": time.perf_counter() - started,
     }
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
