@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 import jiwer
 import numpy as np
 
+# Fewer speakers than this: no interval (NaN).
+MIN_SPEAKERS = 2
+
 
 @dataclass(frozen=True)
 class GroupWer:
@@ -62,13 +65,16 @@ def speaker_bootstrap(errors: Sequence[int] | np.ndarray, words: Sequence[int] |
     """Percentile interval of corpus WER over `resamples` draws of the speakers with replacement.
 
     Each draw takes as many speakers as there are, and sums the errors and words of all their utterances.
-    (NaN, NaN) when `resamples` is 0 or there are no reference words.
+    (NaN, NaN) when `resamples` is 0, with fewer than MIN_SPEAKERS speakers (one speaker's utterances say
+    nothing about speaker-to-speaker spread: a zero-width interval would mislead) or no reference words.
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence} must be in (0, 1)")
     if resamples <= 0 or len(speakers) == 0:
         return float("nan"), float("nan")
     names, index = np.unique(np.asarray(speakers, dtype=object).astype(str), return_inverse=True)
+    if len(names) < MIN_SPEAKERS:
+        return float("nan"), float("nan")
     per_errors = np.bincount(index, weights=np.asarray(errors, dtype=float), minlength=len(names))
     per_words = np.bincount(index, weights=np.asarray(words, dtype=float), minlength=len(names))
     draws = np.random.default_rng(seed).integers(0, len(names), size=(resamples, len(names)))
