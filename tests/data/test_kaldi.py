@@ -175,3 +175,16 @@ def test_speechocean762_splits(tmp_path: Path) -> None:
     assert sum(len(t) for t in tables.values()) == 2500 and ctx.drops.total() == 0
     for table in tables.values():
         assert {ctx.metadata[i]["age_group"] for i in table["id"]} == {"child", "teen", "adult"}
+
+
+def test_bad_and_missing_segments_are_faults(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    write_tone(root / "long.wav", 1.0)
+    write_dir(root / "dev", wav_scp=["rec long.wav"],
+              text=["u1 OK", "u2 BACKWARDS", "u3 NO SEGMENT", "u4 NO RECORDING"],
+              segments=["u1 rec 0.0 0.5", "u2 rec 0.6 0.2", "u4 other 0.0 0.5"])
+    with pytest.raises(DataError, match=r"dev/segments:2: expected .* got 'rec 0.6 0.2'"):
+        read(root, "dev")
+    rows, ctx = read(root, "dev", on_error="skip")
+    assert [row["id"] for row in rows] == ["k/u1"]
+    assert ctx.drops.as_dict() == {"k": {"bad segments line": 1, "no wav.scp entry": 2}}
