@@ -37,6 +37,8 @@ def add_extra_sets(data: DataConfig, settings: EvalConfig) -> None:
     test = [str(n) for n in data.test_sets] if data.test_sets else ["test"]
     own = {key for source in data.sources.values() for key in source.splits}
     for name, source in settings.extra_sets.items():
+        if f"{EXTRA_SOURCE_PREFIX}{name}" in data.sources and name in test:
+            continue  # added already (the same run config built twice)
         if "/" in name or name in own or name == "train" or f"{EXTRA_SOURCE_PREFIX}{name}" in data.sources:
             raise ConfigError(f"eval.extra_sets.{name}: the name must not contain '/' nor be a split of "
                               f"data {data.name!r} ({sorted(own)})")
