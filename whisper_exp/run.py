@@ -29,6 +29,7 @@ from whisper_exp.config.schema import RunConfig, validate_config
 from whisper_exp.data.datamodule import SpeechDataModule
 from whisper_exp.data.errors import MissingSplitError
 from whisper_exp.data.pipeline import SplitTables
+from whisper_exp.evaluation import add_extra_sets, extra_set_changes, summary_fields
 from whisper_exp.families import Family, get_family
 from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
@@ -80,6 +81,7 @@ def build_components(run: RunConfig) -> Components:
     """The family of `model.family` loads the model; the finetune preset (and activation checkpointing) is applied;
     data module and task are built from the family's parts."""
     family = get_family(run.model.family)
+    add_extra_sets(run.data, run.eval)
     tables = SplitTables(run.data)  # read once: by the family when it needs the transcripts, then by the data
     loaded = family.load(run, lambda: tables.read("train")["text"], finetune_load_kwargs(run.finetune))
     tuned = apply_finetune(loaded.model, run.finetune, layer_map=family.layer_map,
@@ -94,6 +96,7 @@ def build_components(run: RunConfig) -> Components:
     if run.trainer.compile:
         compile_blocks(task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
     task.eval_sets = {"val": datamodule.validation_sets, "test": datamodule.test_sets}
+    task.eval_cfg, task.metadata = run.eval, datamodule.context.metadata
     return Components(run=run, family=family, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task,
                       finetune=tuned)
 
@@ -319,8 +322,10 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         train_samples_per_s=throughput.samples_per_second, train_audio_seconds=throughput.audio_seconds,
         first_step_after_s=throughput.first_step_after_s,
         train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
-        examples=task.examples.get("test", []), **task.speed_stats(),
+        examples=task.examples.get("test", []), **task.speed_stats(), **summary_fields(task.breakdowns, "test"),
     )
+    if run.eval.extra_sets:
+        out.update(extra_sets=extra_set_changes(run.eval, out.get("baseline_wer_by_set", {}), out.wer_by_set))
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
         files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
@@ -366,7 +371,9 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
         wer=test.wer if test else None, cer=test.cer if test else None,
         wer_ortho=test.wer_ortho if test else None, test_utterances=test.n_utterances if test else 0,
         wer_per_source=test.per_source if test else {}, wer_by_set=_by_set(parts.task, "test", dm.test_sets),
-        examples=parts.task.examples.get("test", []), **parts.task.speed_stats(), wall_s=time.perf_counter() - started)
+        examples=parts.task.examples.get("test", []), **parts.task.speed_stats(),
+        **summary_fields(parts.task.breakdowns, "test"), val_breakdown=parts.task.breakdowns.get("val"),
+        wall_s=time.perf_counter() - started)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")

@@ -19,7 +19,8 @@ MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if "- _whisper" 
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 # Paths that data configs require (`???`); any existing folder composes, loading happens at run time.
 REQUIRED_DATA_OVERRIDES = {"local": ["data.path=/tmp"], "manifest": ["data.path=/tmp"], "imda": ["data.root=/tmp"],
-                           "imda_2500": ["data.root=/tmp"]}
+                           "imda_2500": ["data.root=/tmp"], "kaldi": ["data.path=/tmp"],
+                           "speechocean762": ["data.root=/tmp"]}
 
 PAPER_LR = {"tiny": 1.5e-3, "base": 1e-3, "small": 5e-4, "medium": 2.5e-4, "large": 1.75e-4}
 

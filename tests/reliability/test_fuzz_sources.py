@@ -2,7 +2,7 @@
 
 Random mixes of good and broken rows — missing files, garbage bytes, empty/whitespace transcripts,
 non-ASCII text, NaN/inf audio, 0 s and 40 s clips, duplicate ids — in random file encodings, read by
-the local (audiofolder), manifest, IMDA NSC and hub-shaped parquet readers with data.on_error=skip.
+the local (audiofolder), manifest, IMDA NSC, Kaldi data-dir and hub-shaped parquet readers with data.on_error=skip.
 The invariant: every input row is either in the prepared split or counted under exactly the drop
 reason its fault calls for, and the counts add up.
 
@@ -253,6 +253,41 @@ def test_imda_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[str],
     assert (kept, dict(drops)) == (want_kept, dict(want)), kinds
     assert kept + sum(drops.values()) == len(kinds) + 2 * sum(k in at_index for k in kinds)
     ROWS_CHECKED["imda"] += kept + sum(drops.values())
+
+
+KALDI_REASONS = {**REASONS, "no_wav_entry": "no wav.scp entry", "pipe": "unsupported wav.scp entry",
+                 "ark": "unsupported wav.scp entry"}
+kaldi_rows = st.lists(st.sampled_from(tuple(KALDI_REASONS)), min_size=1, max_size=12).map(plan)
+
+
+@given(kinds=kaldi_rows, encoding=st.sampled_from(ENCODINGS), relative=st.booleans())
+def test_kaldi_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[str], encoding: str,
+                      relative: bool) -> None:
+    """A Kaldi data dir: one text row per input row (the transcript file in a random encoding); wav.scp has an
+    entry for each row's own id (relative to the recipe folder or absolute), except text rows without one, pipes
+    and ark offsets; a duplicate repeats the first good row's id in text."""
+    root = tmp_path_factory.mktemp("kaldi")
+    (root / "WAVE").mkdir()
+    names = _files(root / "WAVE", [k if k in REASONS else "good" for k in kinds])
+    first_good = kinds.index("good") if "good" in kinds else None
+    text, wav = [], []
+    for index, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        uid = f"u{first_good:03d}" if kind == "duplicate" else f"u{index:03d}"
+        text.append(f"{uid} {_text(kind, index, encoding)}")
+        if kind in ("duplicate", "no_wav_entry"):
+            continue
+        path = f"WAVE/{name}" if relative else str(root / "WAVE" / name)
+        wav.append(f"{uid} " + {"pipe": f"sox {path} -t wav - |", "ark": f"{root}/raw.ark:{index}"}.get(kind, path))
+    (root / "train").mkdir()
+    (root / "train" / "text").write_bytes(("\n".join(text) + "\n").encode(encoding))
+    (root / "train" / "wav.scp").write_text("\n".join(wav) + "\n", encoding="utf-8")
+    data = DataConfig(name="k", sources={"k": SourceConfig(kind="kaldi", path=str(root))}, on_error="skip",
+                      encoding="cp1252" if encoding == "cp1252" else None)
+    kept, drops = _build(data)
+    want = Counter(KALDI_REASONS[k] for k in kinds if KALDI_REASONS[k] is not None)
+    assert (kept, dict(drops)) == (sum(KALDI_REASONS[k] is None for k in kinds), dict(want)), kinds
+    assert kept + sum(drops.values()) == len(kinds)
+    ROWS_CHECKED["kaldi"] += len(kinds)
 
 
 @pytest.fixture(scope="module", autouse=True)

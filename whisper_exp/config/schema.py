@@ -90,11 +90,32 @@ class ImdaConfig:
 
 
 @dataclass
+class KaldiConfig:
+    """Kaldi data-dir options (kind=kaldi); see whisper_exp/data/sources/kaldi.py."""
+
+    # Folder that relative wav.scp paths are resolved against; null: each data dir's parent (the recipe folder).
+    audio_root: str | None = None
+    # Carve speaker-disjoint validation/test from this data dir (split names train/validation/test); null: off.
+    carve_from: str | None = None
+    validation_speakers: float = 0.1
+    test_speakers: float = 0.1
+    split_seed: int = 0
+    # Speaker metadata column the carve is stratified by (e.g. age_group, gender); null: not stratified.
+    stratify_by: str | None = None
+    # With carve_from: a data dir of this name, when present, is the test set (scored in full, no test carved).
+    official_test: str | None = "test"
+    # age (spk2age) → age_group: names[i] below edges[i], the last name above every edge.
+    age_group_edges: list[float] = field(default_factory=lambda: [13.0, 20.0])
+    age_group_names: list[str] = field(default_factory=lambda: ["child", "teen", "adult"])
+
+
+@dataclass
 class SourceConfig:
     """One corpus feeding the data group (kind-specific keys are ignored by other kinds).
 
     kind: local (audiofolder) | hub (datasets.load_dataset id, local parquet/arrow dir) |
-    manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout). `splits` maps our split names
+    manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout) | kaldi (Kaldi data dirs under `path`,
+    a split names a data dir). `splits` maps our split names
     (train/validation/test) to the source's own ("train.100", "dev.tsv", "train+validation").
     """
 
@@ -113,6 +134,7 @@ class SourceConfig:
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation",
                                                             "test": "test"})
     imda: ImdaConfig = field(default_factory=ImdaConfig)
+    kaldi: KaldiConfig = field(default_factory=KaldiConfig)
 
 
 @dataclass
@@ -357,6 +379,20 @@ class ExportConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Grouped WER with speaker-bootstrap intervals, and extra evaluation sets (whisper_exp/evaluation.py)."""
+
+    # Metadata columns to report WER by (speaker, gender, age, age_group, or any a reader records).
+    group_by: list[str] = field(default_factory=list)
+    # Speaker-bootstrap resamples for the intervals (0: none), their seed and coverage.
+    bootstrap_resamples: int = 1000
+    bootstrap_seed: int = 0
+    confidence: float = 0.95
+    # Named sources scored zero-shot and after fine-tuning (their test split): {name: source config}.
+    extra_sets: dict[str, SourceConfig] = field(default_factory=dict)
+
+
+@dataclass
 class RunConfig:
     """The validated run: one attribute per group."""
 
@@ -374,12 +410,13 @@ class RunConfig:
     logger: LoggerConfig
     generation: GenerationConfig
     export: ExportConfig
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 GROUPS: dict[str, type] = {
     "model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "finetune": FinetuneConfig,
     "strategy": StrategyConfig, "trainer": TrainerConfig, "logger": LoggerConfig,
-    "generation": GenerationConfig, "export": ExportConfig,
+    "generation": GenerationConfig, "export": ExportConfig, "eval": EvalConfig,
 }
 
 

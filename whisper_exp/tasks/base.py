@@ -20,8 +20,9 @@ import lightning as L
 import torch
 import torch.distributed as dist
 
-from whisper_exp.config.schema import OptimizerConfig
+from whisper_exp.config.schema import EvalConfig, OptimizerConfig
 from whisper_exp.data.collate import Batch
+from whisper_exp.evaluation import breakdown, breakdown_metrics
 from whisper_exp.metrics.wer import Normaliser, WerReport, score
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.training.optim import build_optimizer
@@ -84,6 +85,11 @@ class ASRTask(L.LightningModule):
         self.examples: dict[str, list[dict[str, str]]] = {}
         # Stored in every checkpoint (where the base weights came from), so a .ckpt can be evaluated alone.
         self.checkpoint_meta = checkpoint_meta or CheckpointMeta()
+        # Grouped WER + speaker-bootstrap intervals (whisper_exp/evaluation.py): the eval config and the
+        # per-sample metadata the readers recorded (by sample id); None: no breakdown.
+        self.eval_cfg: EvalConfig | None = None
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.breakdowns: dict[str, dict] = {}
 
     @abstractmethod
     def compute_loss(self, batch: Batch) -> torch.Tensor:
@@ -147,6 +153,10 @@ class ASRTask(L.LightningModule):
         if results.loss_count:
             metrics[f"{prefix}/loss"] = results.loss_sum / results.loss_count
         metrics.update({f"{prefix}/wer_{source}": wer for source, wer in report.per_source.items()})
+        if self.eval_cfg is not None:
+            self.breakdowns[prefix] = breakdown(results.predictions, results.references, results.ids,
+                                                self.normaliser, self.metadata, self.eval_cfg)
+            metrics.update(breakdown_metrics(prefix, self.breakdowns[prefix]))
         self.log_dict(metrics, sync_dist=False, batch_size=max(1, results.loss_count))
         log.info("%s: WER %.4f  CER %.4f  orthographic WER %.4f over %d utterances%s", prefix, report.wer,
                  report.cer, report.wer_ortho, report.n_utterances,

@@ -23,6 +23,7 @@ from whisper_exp.config.schema import SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.sources.hub import read_hub
 from whisper_exp.data.sources.imda_nsc import read_imda_nsc
+from whisper_exp.data.sources.kaldi import read_kaldi
 from whisper_exp.data.sources.local import read_audiofolder
 from whisper_exp.data.sources.manifest import read_manifest
 
@@ -39,6 +40,9 @@ class ReadContext:
     encoding: str | None = None
     # Per-data-module memo (e.g. the IMDA index, read once for all three splits).
     memo: dict[Any, Any] = field(default_factory=dict)
+    # Per-sample metadata by sample id ({"speaker", "gender", "age", "age_group", …}): what readers know
+    # beyond the schema's columns, for evaluation by group (whisper_exp/evaluation.py). Eager tables only.
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 DUPLICATE_ID = "duplicate id"
@@ -66,8 +70,13 @@ def _read_imda(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Da
                          encoding=ctx.encoding)
 
 
+def _read_kaldi(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset:
+    return read_kaldi(name, cfg, split, on_error=ctx.on_error, drops=ctx.drops, memo=ctx.memo, encoding=ctx.encoding,
+                      metadata=ctx.metadata)
+
+
 READERS: dict[str, SourceReader] = {"local": _read_local, "hub": _read_hub, "manifest": _read_manifest,
-                                    "imda_nsc": _read_imda}
+                                    "imda_nsc": _read_imda, "kaldi": _read_kaldi}
 
 
 def read_source(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> Dataset | IterableDataset:
@@ -80,7 +89,18 @@ def read_source(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> D
         raise DataError(f"[{name}] split {split!r} has an empty part; write e.g. 'train+validation'")
     tables = [reader(name, cfg, part, ctx) for part in parts]
     table = tables[0] if len(tables) == 1 else concatenate_datasets(tables)
-    return _without_duplicate_ids(table, name, ctx) if isinstance(table, Dataset) else table
+    if not isinstance(table, Dataset):
+        return table
+    table = _without_duplicate_ids(table, name, ctx)
+    _record_speakers(table, ctx)
+    return table
+
+
+def _record_speakers(table: Dataset, ctx: ReadContext) -> None:
+    """Every eager table's speakers go to the context's metadata (grouped WER, speaker bootstrap)."""
+    for sample_id, speaker in zip(table["id"], table["speaker"], strict=True):
+        if speaker:
+            ctx.metadata.setdefault(sample_id, {}).setdefault("speaker", speaker)
 
 
 def _without_duplicate_ids(table: Dataset, source: str, ctx: ReadContext) -> Dataset:

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from datasets import Dataset
 
 from whisper_exp.config.schema import ImdaConfig, SourceConfig
@@ -48,11 +47,11 @@ from whisper_exp.data.audio import zip_member_path
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.schema import dataset_from_records, empty_records
 from whisper_exp.data.sources.imda_text import choose_text, clean_transcript
+from whisper_exp.data.speakers import speaker_splits as shared_speaker_splits
 from whisper_exp.data.text_encoding import read_text
 
 SPLITS = ("train", "validation", "test")
 SCRIPT_NAME = re.compile(r"^(?P<channel>\d)(?P<speaker>\d{4})(?P<session>\d)$")
-MIN_SPEAKERS = 3
 
 
 @dataclass(frozen=True)
@@ -201,22 +200,10 @@ def _index(source: str, root: Path, options: ImdaConfig, on_error: str, drops: D
 
 
 def speaker_splits(speakers: list[str], options: ImdaConfig, source: str) -> dict[str, set[str]]:
-    """Speaker-disjoint train/validation/test sets, deterministic from imda.split_seed."""
-    unique = sorted(set(speakers))
-    if len(unique) < MIN_SPEAKERS:
-        raise DataError(f"[{source}] {len(unique)} speaker(s) found; at least {MIN_SPEAKERS} are needed for "
-                        "speaker-disjoint train/validation/test splits")
-    order = [unique[i] for i in np.random.default_rng(options.split_seed).permutation(len(unique))]
-
-    def count(fraction: float) -> int:
-        return 0 if fraction <= 0 else max(1, round(fraction * len(unique)))
-
-    n_test, n_val = count(options.test_speakers), count(options.validation_speakers)
-    if n_test + n_val >= len(unique):
-        raise DataError(f"[{source}] imda.test_speakers + imda.validation_speakers leave no training speaker "
-                        f"({len(unique)} speakers)")
-    return {"test": set(order[:n_test]), "validation": set(order[n_test:n_test + n_val]),
-            "train": set(order[n_test + n_val:])}
+    """Speaker-disjoint train/validation/test sets, deterministic from imda.split_seed (data.speakers)."""
+    return shared_speaker_splits(speakers, test=options.test_speakers, validation=options.validation_speakers,
+                                 seed=options.split_seed, source=source,
+                                 keys=("imda.test_speakers", "imda.validation_speakers"))
 
 
 def read_imda_nsc(source: str, cfg: SourceConfig, split: str, *, on_error: str = "raise",
