@@ -36,8 +36,16 @@ CLAMP_RANGE = 2.0
 STORE_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
+class HashedSettings:
+    """For frozen settings dataclasses: `key()` is a short stable hash of their fields (a store's folder name)."""
+
+    def key(self) -> str:
+        """A short stable hash of the settings (the store's folder name)."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class LogMelSettings:
+class LogMelSettings(HashedSettings):
     """Everything the features depend on besides the audio itself."""
 
     n_mels: int
@@ -54,10 +62,6 @@ class LogMelSettings:
         """Read the settings of a Whisper feature extractor."""
         return cls(n_mels=extractor.feature_size, sampling_rate=extractor.sampling_rate,
                    n_fft=extractor.n_fft, hop_length=extractor.hop_length, n_frames=extractor.nb_max_frames)
-
-    def key(self) -> str:
-        """A short stable hash of the settings (the store's folder name)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def frames_per_second(self) -> float:

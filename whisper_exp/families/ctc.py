@@ -8,10 +8,8 @@ families.ctc_loading, families.ctc_vocab), CTC loss and greedy CTC decoding (tas
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +18,7 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from whisper_exp.config.schema import ConfigError, RunConfig
 from whisper_exp.data.collate import Batch, batch_counts, pad_labels
-from whisper_exp.data.features import FEATURE_FORMAT_VERSION
+from whisper_exp.data.features import FEATURE_FORMAT_VERSION, HashedSettings
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.families.ctc_loading import VOCAB_META_KEY, CtcConfig, load_ctc
 from whisper_exp.families.ctc_vocab import CtcLabeller
@@ -31,17 +29,13 @@ from whisper_exp.tasks.ctc import CTCTask
 
 
 @dataclass(frozen=True)
-class WaveformSettings:
+class WaveformSettings(HashedSettings):
     """What a stored waveform depends on besides the audio: rate and per-clip normalisation."""
 
     sampling_rate: int
     do_normalize: bool
     format_version: int = FEATURE_FORMAT_VERSION
     kind: ClassVar[str] = "waveform"
-
-    def key(self) -> str:
-        """A short stable hash of the settings (the store's folder name)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 class WaveformFeaturizer:

@@ -18,11 +18,10 @@ and `ParakeetTokenizer` do the modelling; this module wires them into the shared
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +32,7 @@ from transformers import AutoConfig, AutoProcessor, ParakeetFeatureExtractor, Pa
 
 from whisper_exp.config.schema import ConfigError, OptimizerConfig, RunConfig, choices
 from whisper_exp.data.collate import Batch, batch_counts, pad_labels
+from whisper_exp.data.features import HashedSettings
 from whisper_exp.families.base import DataParts, Family, Loaded, Transcripts, text_normaliser
 from whisper_exp.finetune import FinetuneResult
 from whisper_exp.finetune.freezing import LayerMap
@@ -70,7 +70,7 @@ class ParakeetOptions:
 
 
 @dataclass(frozen=True)
-class ParakeetFeatureSettings:
+class ParakeetFeatureSettings(HashedSettings):
     """What stored Parakeet log-mels depend on besides the audio (keys the feature store)."""
 
     n_mels: int
@@ -81,10 +81,6 @@ class ParakeetFeatureSettings:
     preemphasis: float
     format_version: int = FEATURE_FORMAT_VERSION
     kind: ClassVar[str] = "parakeet-logmel"
-
-    def key(self) -> str:
-        """A short stable hash of the settings (the store's folder name)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 class ParakeetFeaturizer:
