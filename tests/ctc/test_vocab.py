@@ -9,6 +9,7 @@ from conftest import write_audiofolder, write_tone
 from ctc_defaults import vocab_config
 from transformers import Wav2Vec2CTCTokenizer, WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_split
@@ -111,7 +112,8 @@ def test_pipeline_drops_and_counts_transcripts_without_vocabulary(tmp_path: Path
     root = write_audiofolder(tmp_path, rows)
     labeller, _ = _labeller(TRAIN)
     drops = DropCounter()
-    data = DataConfig(name="t", sources={"t": SourceConfig(kind="local", path=str(root))})
+    data = typed_defaults(DataConfig, name="t", sources={"t": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(root))})
     split = build_split(data, "train", extractor=WhisperFeatureExtractor(feature_size=80), labeller=labeller,
                         max_label_tokens=100, store=None, seed=0, drops=drops)
     assert split.texts == ["lah lah", "mrt late"]

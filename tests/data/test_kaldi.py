@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import write_tone
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import KaldiConfig, SourceConfig
 from whisper_exp.data.audio import AudioRef, load_audio
 from whisper_exp.data.errors import DataError
@@ -28,7 +29,8 @@ def write_dir(path: Path, **files: list[str]) -> Path:
 
 def read(root: Path, split: str, on_error: str = "raise", **kaldi: object) -> tuple[list[dict], ReadContext]:
     ctx = ReadContext(on_error=on_error)
-    table = read_source("k", SourceConfig(kind="kaldi", path=str(root), kaldi=KaldiConfig(**kaldi)), split, ctx)
+    table = read_source("k", typed_defaults(SourceConfig, kind="kaldi", path=str(root),
+                                            kaldi=typed_defaults(KaldiConfig, **kaldi)), split, ctx)
     return [table[i] for i in range(len(table))], ctx
 
 
@@ -168,7 +170,8 @@ def test_speechocean762_splits(tmp_path: Path) -> None:
         pytest.skip(f"speechocean762 not found at {SPEECHOCEAN.resolve()} (../shared/data beside the repo)")
     options = {"carve_from": "train", "stratify_by": "age_group"}
     ctx = ReadContext()
-    cfg = SourceConfig(kind="kaldi", path=str(SPEECHOCEAN), kaldi=KaldiConfig(**options))
+    cfg = typed_defaults(SourceConfig, kind="kaldi", path=str(SPEECHOCEAN), kaldi=typed_defaults(KaldiConfig,
+                                                                                                 **options))
     tables = {split: read_source("so", cfg, split, ctx) for split in ("train", "validation", "test")}
     speakers = {split: set(table["speaker"]) for split, table in tables.items()}
     assert {split: len(s) for split, s in speakers.items()} == {"train": 101, "validation": 12, "test": 12}

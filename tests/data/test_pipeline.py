@@ -9,6 +9,7 @@ import pytest
 from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings
@@ -20,7 +21,8 @@ def _labeller(text: str) -> list[int]:
 
 
 def _data(path: Path, **overrides) -> DataConfig:
-    return DataConfig(name="t", sources={"t": SourceConfig(kind="local", path=str(path))}, **overrides)
+    return typed_defaults(DataConfig, name="t", sources={"t": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(path))}, **overrides)
 
 
 def _build(data: DataConfig, split: str, tmp_path: Path, drops: DropCounter, max_label_tokens: int = 448):

@@ -11,6 +11,7 @@ import soundfile as sf
 from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_stream
@@ -39,8 +40,9 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _epochs(root: Path, workers: int, epochs: int = 2) -> tuple[list[list[str]], DropCounter]:
-    data = DataConfig(name="f", sources={"f": SourceConfig(kind="local", path=str(root))}, streaming=True,
-                      stream_shards=4, on_error="skip", num_workers=workers)
+    data = typed_defaults(DataConfig, name="f", sources={"f": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(root))}, streaming=True,
+                          stream_shards=4, on_error="skip", num_workers=workers)
     drops = DropCounter()
     split = build_stream(data, "train", extractor=EXTRACTOR, labeller=lambda t: [1] * (len(t.split()) + 3),
                          max_label_tokens=448, seed=1, drops=drops)

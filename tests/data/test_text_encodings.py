@@ -9,6 +9,7 @@ import pytest
 from conftest import write_tone
 from corpus_fixtures import write_imda_like
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import SourceConfig
 from whisper_exp.data.errors import DataError
 from whisper_exp.data.sources import ReadContext, read_source
@@ -22,7 +23,7 @@ def _local(root: Path, encoding: str, bom: bool = False) -> SourceConfig:
     body = "file_name,transcription,split\n" + "".join(f"{n},{t},train\n" for n, t in zip(("a.wav", "b.wav"), TEXTS,
                                                                                            strict=True))
     (root / "metadata.csv").write_bytes(body.encode("utf-16") if bom else body.encode(encoding))
-    return SourceConfig(kind="local", path=str(root))
+    return typed_defaults(SourceConfig, kind="local", path=str(root))
 
 
 def _manifest(root: Path, encoding: str, suffix: str) -> SourceConfig:
@@ -33,7 +34,8 @@ def _manifest(root: Path, encoding: str, suffix: str) -> SourceConfig:
     else:
         body = "audio\ttext\n" + "".join(f"{n}\t{t}\n" for n, t in zip(("a.wav", "b.wav"), TEXTS, strict=True))
     (root / f"train{suffix}").write_bytes(body.encode(encoding))
-    return SourceConfig(kind="manifest", path=str(root), text_column="text", splits={"train": f"train{suffix}"})
+    return typed_defaults(SourceConfig, kind="manifest", path=str(root), text_column="text",
+                          splits={"train": f"train{suffix}"})
 
 
 def _texts(cfg: SourceConfig, encoding: str | None = None) -> list[str]:
@@ -74,7 +76,7 @@ def test_imda_script_in_cp1252(tmp_path: Path) -> None:
     script = sorted((root / "PART1" / "DATA" / "CHANNEL0" / "SCRIPT").glob("*.TXT"))[0]
     text = script.read_bytes().decode("utf-8-sig").replace("Chinese New Year", "Café New Year")
     script.write_bytes(text.encode("cp1252"))
-    cfg = SourceConfig(kind="imda_nsc", path=str(root))
+    cfg = typed_defaults(SourceConfig, kind="imda_nsc", path=str(root))
     cfg.imda.test_speakers, cfg.imda.validation_speakers = 0.34, 0.34
     with pytest.raises(DataError, match=rf"{script.name}:1: not UTF-8 .*data\.encoding="):
         read_source("imda", cfg, "train", ReadContext())

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from whisper_exp.__main__ import CONFIG_DIR
-from whisper_exp.config.schema import ConfigError, EncoderCacheSettings, FinetuneConfig, LoraSettings, validate_config
+from whisper_exp.config.defaults import typed_defaults
+from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, validate_config
 from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune import (
     FinetuneError,
@@ -26,6 +25,7 @@ from whisper_exp.finetune import (
     settings_record,
 )
 from whisper_exp.finetune.freezing import resolve_frozen_layers
+from whisper_exp.finetune.lora import load_merged
 from whisper_exp.models.loading import load_whisper
 
 
@@ -57,11 +57,7 @@ def model(random_whisper_dir: Path) -> WhisperForConditionalGeneration:
 
 def ft(**kwargs) -> FinetuneConfig:
     """finetune=full's values (conf/finetune/full.yaml, their one source), with `kwargs`."""
-    full = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "finetune" / "full.yaml"))
-    lora = kwargs.pop("lora", None) or LoraSettings(**full.pop("lora"))
-    full.pop("lora", None)
-    cache = EncoderCacheSettings(**full.pop("encoder_cache"))
-    return FinetuneConfig(**{**full, **kwargs, "lora": lora, "encoder_cache": cache})
+    return typed_defaults(FinetuneConfig, **kwargs)
 
 
 def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -> None:
@@ -97,8 +93,8 @@ def test_lora_trains_exactly_the_adapters(random_whisper_dir: Path, targets) -> 
         per_enc, per_dec = 2 * r * 2 * d, 4 * r * 2 * d
     adapters = config.encoder_layers * per_enc + config.decoder_layers * per_dec
     model = WhisperForConditionalGeneration.from_pretrained(random_whisper_dir)
-    result = apply_finetune(model, ft(name="lora", lora=LoraSettings(enabled=True, r=r, alpha=8,
-                                                                     target_modules=targets)),
+    result = apply_finetune(model, ft(name="lora", lora=typed_defaults(LoraSettings, enabled=True, r=r, alpha=8,
+                                                                       target_modules=targets)),
                             layer_map=WHISPER_LAYERS)
     assert result.counts.trainable == adapters
     assert result.counts.total == expected_counts(config)["total"] + adapters
@@ -146,7 +142,7 @@ def _logits(model: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
 
 
 def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path: Path) -> None:
-    adapter = add_lora(model, LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0))
+    adapter = add_lora(model, typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0))
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -162,10 +158,29 @@ def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path:
     torch.testing.assert_close(_logits(reloaded, features), adapted, rtol=1e-4, atol=1e-4)
 
 
+def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, random_whisper_dir: Path) -> None:
+    settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
+    add_lora(model, settings)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.5)
+    model.eval()
+    features = torch.randn(1, 80, 3000)
+    expected = _logits(model, features)
+    record = settings_record(settings)
+    del record["modules_to_save"], record["adapter_only_checkpoints"]  # an old record: these keys came later
+    adapters = {k: v for k, v in model.state_dict().items() if ".lora_" in k}
+    base = WhisperForConditionalGeneration.from_pretrained(random_whisper_dir)
+    merged = load_merged(base, record, adapters, "old.ckpt")  # the missing keys: conf/finetune/full.yaml's values
+    assert not [k for k in merged.state_dict() if "lora" in k]
+    torch.testing.assert_close(_logits(merged.eval(), features), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, random_whisper_dir: Path,
                                                                      tmp_path: Path, cache_dir: Path,
                                                                      compose_config) -> None:
-    settings = LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0)
+    settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
     add_lora(model, settings)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
@@ -188,7 +203,7 @@ def test_lora_8bit_fails_at_once_without_cuda() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the 8-bit path is exercised on GPUs")
     with pytest.raises(FinetuneError, match="needs a CUDA GPU.*finetune=lora"):
-        load_kwargs(ft(name="lora_8bit", load_in_8bit=True, lora=LoraSettings(enabled=True)))
+        load_kwargs(ft(name="lora_8bit", load_in_8bit=True, lora=typed_defaults(LoraSettings, enabled=True)))
     assert load_kwargs(ft()) == {}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import EvalConfig
 from whisper_exp.evaluation import breakdown
 from whisper_exp.metrics.groups import corpus_wer, speaker_bootstrap, utterance_errors, wer_by_group
@@ -56,7 +57,7 @@ def test_breakdown_groups_by_metadata_and_normalises() -> None:
                 "u3": {"speaker": "s2", "age_group": "adult"}}
     result = breakdown(["Hello world", "good", "", "x"], ["hello world", "good morning", "zero one", "  "],
                        ["u1", "u2", "u3", "u4"], lambda text: text.lower(), metadata,
-                       EvalConfig(group_by=["age_group", "gender"], bootstrap_resamples=50))
+                       typed_defaults(EvalConfig, group_by=["age_group", "gender"], bootstrap_resamples=50))
     assert result["overall"]["wer"] == pytest.approx(3 / 6) and result["overall"]["utterances"] == 3
     assert result["by_group"]["age_group"]["child"]["wer"] == 0.0
     assert result["by_group"]["age_group"]["adult"]["wer"] == pytest.approx(3 / 4)

@@ -12,6 +12,7 @@ import soundfile as sf
 from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration, load_audio
 from whisper_exp.data.errors import DataError, DropCounter
@@ -48,9 +49,9 @@ def write_decoded_parquet(root: Path) -> Path:
 
 
 def _hub_data(root: Path, **overrides) -> DataConfig:
-    return DataConfig(name="f64", sources={"f": SourceConfig(kind="hub", path=str(root), text_column="text",
-                                                             id_column="id", splits={"train": "train"})},
-                      **overrides)
+    source = typed_defaults(SourceConfig, kind="hub", path=str(root), text_column="text", id_column="id",
+                            splits={"train": "train"})
+    return typed_defaults(DataConfig, name="f64", sources={"f": source}, **overrides)
 
 
 def test_decoded_float64_arrays_are_kept_and_bad_cells_are_counted(tmp_path: Path) -> None:
@@ -88,10 +89,12 @@ def test_zero_length_wav_raises_naming_the_file_under_raise(tmp_path: Path) -> N
     write_audiofolder(root, [{"file_name": f, "transcription": "words here", "split": "train"}
                              for f in ("ok.wav", "silent.wav")])
     with pytest.raises(DataError, match=r"zero length.*silent\.wav"):
-        _build(DataConfig(name="c", sources={"c": SourceConfig(kind="local", path=str(root))}), "train", tmp_path,
+        _build(typed_defaults(DataConfig, name="c", sources={"c": typed_defaults(SourceConfig, kind="local",
+                                                                                 path=str(root))}), "train", tmp_path,
                DropCounter())
     drops = DropCounter()
-    _build(DataConfig(name="c", sources={"c": SourceConfig(kind="local", path=str(root))}, on_error="skip"),
+    _build(typed_defaults(DataConfig, name="c", sources={"c": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(root))}, on_error="skip"),
            "train", tmp_path, drops)
     assert drops.as_dict() == {"c": {"zero-length audio": 1}}
 

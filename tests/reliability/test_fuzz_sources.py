@@ -27,6 +27,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_split
@@ -164,8 +165,9 @@ def test_local_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
     lines = ["file_name,transcription,split"] + [f'{n},"{_text(k, i, encoding)}",train'
                                                   for i, (n, k) in enumerate(zip(names, kinds, strict=True))]
     (root / "metadata.csv").write_bytes(("\n".join(lines) + "\n").encode(encoding))
-    data = DataConfig(name="l", sources={"l": SourceConfig(kind="local", path=str(root))}, on_error="skip",
-                      encoding="cp1252" if encoding == "cp1252" else None)
+    data = typed_defaults(DataConfig, name="l", sources={"l": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(root))}, on_error="skip",
+                          encoding="cp1252" if encoding == "cp1252" else None)
     _check(kinds, _build(data), "local")
 
 
@@ -184,10 +186,10 @@ def test_manifest_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[s
         body = sep.join(("audio", "text", "id")) + "\n" + "".join(
             sep.join((r["audio"], r["text"] if sep == "\t" else f'"{r["text"]}"', r["id"])) + "\n" for r in records)
     (root / f"train{suffix}").write_bytes(body.encode(encoding))
-    source = SourceConfig(kind="manifest", path=str(root), audio_column="audio", text_column="text", id_column="id",
-                          splits={"train": f"train{suffix}"})
-    data = DataConfig(name="m", sources={"m": source}, on_error="skip",
-                      encoding="cp1252" if encoding == "cp1252" else None)
+    source = typed_defaults(SourceConfig, kind="manifest", path=str(root), audio_column="audio", text_column="text",
+                            id_column="id", splits={"train": f"train{suffix}"})
+    data = typed_defaults(DataConfig, name="m", sources={"m": source}, on_error="skip",
+                          encoding="cp1252" if encoding == "cp1252" else None)
     _check(kinds, _build(data), "manifest")
 
 
@@ -211,8 +213,9 @@ def test_hub_parquet_reader(tmp_path_factory: pytest.TempPathFactory, kinds: lis
             audio.append({"bytes": data, "path": f"/nonexistent/{index}.wav" if data is None else f"{index}.wav"})
     texts = [_text(k, i, "utf-8") for i, k in enumerate(kinds)]
     pq.write_table(pa.table({"id": ids, "audio": audio, "text": texts}), root / "train" / "0000.parquet")
-    source = SourceConfig(kind="hub", path=str(root), text_column="text", id_column="id", splits={"train": "train"})
-    _check(kinds, _build(DataConfig(name="h", sources={"h": source}, on_error="skip")), "hub")
+    source = typed_defaults(SourceConfig, kind="hub", path=str(root), text_column="text", id_column="id",
+                            splits={"train": "train"})
+    _check(kinds, _build(typed_defaults(DataConfig, name="h", sources={"h": source}, on_error="skip")), "hub")
 
 
 @given(kinds=rows, encoding=st.sampled_from(ENCODINGS))
@@ -237,10 +240,10 @@ def test_imda_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[str],
             text = _text(kind if kind != "duplicate" else "good", index, encoding)
             lines += [f"{uid}\t{text}", f"\t{text}"]
         (channel / "SCRIPT" / f"0{speaker}0.TXT").write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
-    source = SourceConfig(kind="imda_nsc", path=str(root), splits={"train": "train"})
+    source = typed_defaults(SourceConfig, kind="imda_nsc", path=str(root), splits={"train": "train"})
     source.imda.test_speakers, source.imda.validation_speakers = 0.34, 0.34
-    data = DataConfig(name="i", sources={"i": source}, on_error="skip",
-                      encoding="cp1252" if encoding == "cp1252" else None)
+    data = typed_defaults(DataConfig, name="i", sources={"i": source}, on_error="skip",
+                          encoding="cp1252" if encoding == "cp1252" else None)
     kept, drops = _build(data)
     at_index = {"missing": "unreadable audio", "empty_text": IMDA_EMPTY, "space_text": IMDA_EMPTY}
     want = Counter()
@@ -281,8 +284,9 @@ def test_kaldi_reader(tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
     (root / "train").mkdir()
     (root / "train" / "text").write_bytes(("\n".join(text) + "\n").encode(encoding))
     (root / "train" / "wav.scp").write_text("\n".join(wav) + "\n", encoding="utf-8")
-    data = DataConfig(name="k", sources={"k": SourceConfig(kind="kaldi", path=str(root))}, on_error="skip",
-                      encoding="cp1252" if encoding == "cp1252" else None)
+    data = typed_defaults(DataConfig, name="k", sources={"k": typed_defaults(SourceConfig, kind="kaldi",
+                                                                             path=str(root))}, on_error="skip",
+                          encoding="cp1252" if encoding == "cp1252" else None)
     kept, drops = _build(data)
     want = Counter(KALDI_REASONS[k] for k in kinds if KALDI_REASONS[k] is not None)
     assert (kept, dict(drops)) == (sum(KALDI_REASONS[k] is None for k in kinds), dict(want)), kinds

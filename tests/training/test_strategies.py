@@ -15,9 +15,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.strategies import DDPStrategy
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 
 from whisper_exp.__main__ import CONFIG_DIR
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ConfigError, StrategyConfig, validate_config
 from whisper_exp.training import strategy as strategy_module
 from whisper_exp.training.checkpoints import AtomicCheckpointIO
@@ -36,7 +37,7 @@ STRATEGIES = sorted(p.stem for p in STRATEGY_DIR.glob("*.yaml"))
 
 def _strategy(**overrides: object) -> StrategyConfig:
     """strategy=auto's values (conf/strategy/auto.yaml, their one source), with `overrides`."""
-    return StrategyConfig(**{**OmegaConf.to_container(OmegaConf.load(STRATEGY_DIR / "auto.yaml")), **overrides})
+    return typed_defaults(StrategyConfig, **overrides)
 
 
 @pytest.fixture

@@ -77,36 +77,38 @@ class ModelConfig:
 
 @dataclass
 class ImdaConfig:
-    """IMDA National Speech Corpus options (kind=imda_nsc); see whisper_exp/data/sources/imda_nsc.py."""
+    """IMDA National Speech Corpus options (kind=imda_nsc); see whisper_exp/data/sources/imda_nsc.py (values:
+    conf/data_common/source/_default.yaml `imda`)."""
 
-    parts: list[int] = field(default_factory=lambda: [1])
-    channels: list[int] = field(default_factory=lambda: [0])
-    validation_speakers: float = 0.05
-    test_speakers: float = 0.05
-    split_seed: int = 0
-    prefer_prompt: bool = True
-    keep_fillers: bool = False
-    drop_unclear: bool = True
+    parts: list[int]
+    channels: list[int]
+    validation_speakers: float
+    test_speakers: float
+    split_seed: int
+    prefer_prompt: bool
+    keep_fillers: bool
+    drop_unclear: bool
 
 
 @dataclass
 class KaldiConfig:
-    """Kaldi data-dir options (kind=kaldi); see whisper_exp/data/sources/kaldi.py."""
+    """Kaldi data-dir options (kind=kaldi); see whisper_exp/data/sources/kaldi.py (values:
+    conf/data_common/source/_default.yaml `kaldi`)."""
 
     # Folder that relative wav.scp paths are resolved against; null: each data dir's parent (the recipe folder).
-    audio_root: str | None = None
+    audio_root: str | None
     # Carve speaker-disjoint validation/test from this data dir (split names train/validation/test); null: off.
-    carve_from: str | None = None
-    validation_speakers: float = 0.1
-    test_speakers: float = 0.1
-    split_seed: int = 0
+    carve_from: str | None
+    validation_speakers: float
+    test_speakers: float
+    split_seed: int
     # Speaker metadata column the carve is stratified by (e.g. age_group, gender); null: not stratified.
-    stratify_by: str | None = None
+    stratify_by: str | None
     # With carve_from: a data dir of this name, when present, is the test set (scored in full, no test carved).
-    official_test: str | None = "test"
+    official_test: str | None
     # age (spk2age) → age_group: names[i] below edges[i], the last name above every edge.
-    age_group_edges: list[float] = field(default_factory=lambda: [13.0, 20.0])
-    age_group_names: list[str] = field(default_factory=lambda: ["child", "teen", "adult"])
+    age_group_edges: list[float]
+    age_group_names: list[str]
 
 
 @dataclass
@@ -117,93 +119,99 @@ class SourceConfig:
     manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout) | kaldi (Kaldi data dirs under `path`,
     a split names a data dir). `splits` maps our split names
     (train/validation/test) to the source's own ("train.100", "dev.tsv", "train+validation").
+    Every source (data.sources.*, eval.extra_sets.*) is filled from conf/data_common/source/_default.yaml, the
+    one home of these values (config.defaults.with_source_defaults); its `splits`, when given, replace those.
     """
 
-    kind: str = "local"
-    path: str | None = None
-    name: str | None = None
-    data_dir: str | None = None
-    data_files: Any = None
-    revision: str | None = None
-    text_column: str = "transcription"
-    audio_column: str = "audio"
-    id_column: str | None = None
-    speaker_column: str | None = None
-    duration_column: str | None = None
-    audio_dir: str | None = None
-    splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation",
-                                                            "test": "test"})
-    imda: ImdaConfig = field(default_factory=ImdaConfig)
-    kaldi: KaldiConfig = field(default_factory=KaldiConfig)
+    kind: str
+    path: str | None
+    name: str | None
+    data_dir: str | None
+    data_files: Any
+    revision: str | None
+    text_column: str
+    audio_column: str
+    id_column: str | None
+    speaker_column: str | None
+    duration_column: str | None
+    audio_dir: str | None
+    splits: dict[str, str]
+    imda: ImdaConfig
+    kaldi: KaldiConfig
 
 
 @dataclass
 class MixConfig:
-    """How the training split combines several sources (evaluation splits always keep every source whole)."""
+    """How the training split combines several sources (evaluation splits always keep every source whole);
+    values: conf/data_common/default.yaml `mix`."""
 
-    strategy: str = field(default="interleave", metadata=choices("interleave", "concatenate"))
-    probabilities: dict[str, float] | None = None
-    stopping_strategy: str = field(default="all_exhausted", metadata=choices("first_exhausted", "all_exhausted"))
-    seed: int = 42
+    strategy: str = field(metadata=choices("interleave", "concatenate"))
+    probabilities: dict[str, float] | None
+    stopping_strategy: str = field(metadata=choices("first_exhausted", "all_exhausted"))
+    seed: int
 
 
 @dataclass
 class FeatureConfig:
-    """Log-mel cache settings."""
+    """Log-mel cache settings (values: conf/data_common/default.yaml `features`)."""
 
-    cache: bool = True
-    dtype: str = "float32"
+    cache: bool
+    dtype: str
 
 
 @dataclass
 class PackingConfig:
-    """30-second packing of short training utterances (whisper_exp/data/packing.py); Whisper only."""
+    """30-second packing of short training utterances (whisper_exp/data/packing.py); Whisper only (values:
+    conf/data_common/default.yaml `packing`)."""
 
-    enabled: bool = False
-    max_seconds: float = 30.0
+    enabled: bool
+    max_seconds: float
     # Silence between packed utterances.
-    gap_seconds: float = 0.2
+    gap_seconds: float
 
 
 @dataclass
 class DataConfig:
-    """Sources, filters, subsets and loaders."""
+    """Sources, filters, subsets and loaders (values: conf/data_common/default.yaml, then each conf/data/ file)."""
 
-    name: str = "???"
-    help: str = ""
-    path: str | None = None
-    root: str | None = None
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
-    mix: MixConfig = field(default_factory=MixConfig)
-    streaming: bool = False
-    shuffle_buffer: int = 1000
-    stream_shards: int = 8
-    sampling_rate: int = 16000
-    train_samples: int | None = None
-    validation_samples: int | None = None
-    test_samples: int | None = None
+    name: str
+    help: str
+    sources: dict[str, SourceConfig]
+    mix: MixConfig
+    streaming: bool
+    shuffle_buffer: int
+    stream_shards: int
+    sampling_rate: int
+    train_samples: int | None
+    validation_samples: int | None
+    test_samples: int | None
     # Named evaluation sets, each scored and reported on its own (LibriSpeech: [dev-clean, dev-other]); each name
     # is a key of the sources' `splits`. null: one set named "validation" / "test". The first is the primary set
     # (val/wer, the best-checkpoint monitor, summary wer / best_val_wer / baseline_wer).
-    validation_sets: list[str] | None = None
-    test_sets: list[str] | None = None
-    min_duration_s: float = 0.1
-    max_duration_s: float = 30.0
-    on_error: str = field(default="raise", metadata=choices("raise", "skip"))
+    validation_sets: list[str] | None
+    test_sets: list[str] | None
+    min_duration_s: float
+    max_duration_s: float
+    on_error: str = field(metadata=choices("raise", "skip"))
     # Text files (metadata.csv, manifests, IMDA SCRIPT/*.TXT) that have no byte-order mark and are not UTF-8 are
     # read in this encoding (e.g. cp1252); null: such a file fails naming its line (data/text_encoding.py).
-    encoding: str | None = None
-    text_normaliser: str = field(default="auto", metadata=choices("auto", "english", "basic", "none"))
-    label_leading_space: bool = True
-    batch_size: int = 8
-    eval_batch_size: int = 16
-    num_workers: int = 0
+    encoding: str | None
+    text_normaliser: str = field(metadata=choices("auto", "english", "basic", "none"))
+    label_leading_space: bool
+    batch_size: int
+    eval_batch_size: int
+    num_workers: int
     # Training batches of similar durations (data.batching.LengthGroupedSampler): less padding for CTC.
-    group_by_length: bool = False
+    group_by_length: bool
     # Batches per length-sorted mega-batch (larger: more uniform batches, less randomness).
-    length_group_batches: int = 50
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    packing: PackingConfig = field(default_factory=PackingConfig)
+    length_group_batches: int
+    features: FeatureConfig
+    packing: PackingConfig
+    # The folders a data config's sources read (data.path, data.root), null unless it sets them. The one default
+    # kept here: a data config that requires one writes `???`, and in a merge `???` cannot override a value that
+    # conf/data_common/default.yaml would give.
+    path: str | None = None
+    root: str | None = None
 
 
 @dataclass
@@ -225,19 +233,20 @@ class OptimizerConfig:
 
 @dataclass
 class LoraSettings:
-    """PEFT LoRA adapters (finetune=lora / lora_8bit): the base model is frozen, only adapters train."""
+    """PEFT LoRA adapters (finetune=lora / lora_8bit): the base model is frozen, only adapters train (values:
+    conf/finetune/full.yaml `lora`)."""
 
-    enabled: bool = False
-    r: int = 32
-    alpha: int = 64
-    dropout: float = 0.05
+    enabled: bool
+    r: int
+    alpha: int
+    dropout: float
     # Module names to adapt (["q_proj", "v_proj"]: PEFT's Whisper recipe) or "all-linear".
-    target_modules: Any = field(default_factory=lambda: ["q_proj", "v_proj"])
-    bias: str = field(default="none", metadata=choices("none", "all", "lora_only"))
+    target_modules: Any
+    bias: str = field(metadata=choices("none", "all", "lora_only"))
     # Lightning checkpoints hold only the adapter weights (the frozen base is re-read from its source).
-    adapter_only_checkpoints: bool = True
+    adapter_only_checkpoints: bool
     # Whole modules trained (and saved with the adapters) besides the adapters: [lm_head] for a new CTC head.
-    modules_to_save: list[str] = field(default_factory=list)
+    modules_to_save: list[str]
 
 
 @dataclass
@@ -289,74 +298,75 @@ class StrategyConfig:
 
 @dataclass
 class LossHealthConfig:
-    """Early check of the training loss: noisy or not decaying over the first steps hints at a too-high LR."""
+    """Early check of the training loss: noisy or not decaying over the first steps hints at a too-high LR
+    (values: conf/trainer/default.yaml `loss_health`)."""
 
-    enabled: bool = True
-    steps: int = 50
+    enabled: bool
+    steps: int
     # Flag when the loss trend climbs more than this fraction above the starting loss…
-    max_rise: float = 0.5
+    max_rise: float
     # …or falls by less than this fraction from the window's first to its last quarter…
-    min_decrease: float = 0.1
+    min_decrease: float
     # …or deviates from its local trend by more than this fraction per step (median).
-    max_noise: float = 0.4
+    max_noise: float
 
 
 @dataclass
 class TrainerConfig:
-    """Loop length, validation cadence, precision, checkpointing."""
+    """Loop length, validation cadence, precision, checkpointing (values: conf/trainer/default.yaml)."""
 
-    max_steps: int = -1
-    max_epochs: int | None = None
-    val_check_interval: Any = 1.0
-    check_val_every_n_epoch: int | None = 1
-    limit_train_batches: Any = None
-    limit_val_batches: Any = None
-    limit_test_batches: Any = None
+    max_steps: int
+    max_epochs: int | None
+    val_check_interval: Any
+    check_val_every_n_epoch: int | None
+    limit_train_batches: Any
+    limit_val_batches: Any
+    limit_test_batches: Any
     # auto: bf16-mixed where the device has native bf16, 16-mixed on CUDA without it, else 32-true
     # (whisper_exp/training/hardware.py); or an explicit Lightning precision.
-    precision: str = field(default="auto", metadata=choices("auto", "32-true", "32", "bf16-mixed", "16-mixed",
-                                                             "bf16-true", "16-true", "64-true"))
+    precision: str = field(metadata=choices("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true",
+                                            "64-true"))
     # torch intra-op threads; null = the usable cores (affinity / cgroup quota).
-    num_threads: int | None = None
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = 1.0
-    log_every_n_steps: int = 10
-    gradient_checkpointing: bool = False
+    num_threads: int | None
+    accumulate_grad_batches: int
+    gradient_clip_val: float | None
+    log_every_n_steps: int
+    gradient_checkpointing: bool
     # Opt-in torch.compile of the transformer blocks (whisper_exp/training/compilation.py).
-    compile: bool = False
-    compile_backend: str = "inductor"
-    compile_mode: str | None = None
-    deterministic: bool = False
-    baseline_eval: bool = True
-    monitor: str = "val/wer"
-    monitor_mode: str = field(default="min", metadata=choices("min", "max"))
-    save_top_k: int = 1
-    save_last: bool = True
-    enable_progress_bar: bool = True
-    fast_dev_run: bool = False
-    overfit_batches: float = 0.0
+    compile: bool
+    compile_backend: str
+    compile_mode: str | None
+    deterministic: bool
+    baseline_eval: bool
+    monitor: str
+    monitor_mode: str = field(metadata=choices("min", "max"))
+    save_top_k: int
+    save_last: bool
+    enable_progress_bar: bool
+    fast_dev_run: bool
+    overfit_batches: float
     # Resume a stopped run: null | last (this run dir's last.ckpt, else the newest one of this task) | PATH
     # (a .ckpt or a run dir). Restores weights, optimizer, LR schedule and data position.
-    resume: str | None = None
+    resume: str | None
     # Also write checkpoints/last.ckpt every N optimiser steps (null: only at validation).
-    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_steps: int | None
     # SIGTERM / SIGINT: finish the current step, write checkpoints/last.ckpt, exit.
-    checkpoint_on_signal: bool = True
-    loss_health: LossHealthConfig = field(default_factory=LossHealthConfig)
+    checkpoint_on_signal: bool
+    loss_health: LossHealthConfig
     # More Lightning callbacks: a list of {_target_: dotted.Class, ...} instantiated by Hydra.
-    extra_callbacks: list[Any] = field(default_factory=list)
+    extra_callbacks: list[Any]
 
 
 @dataclass
 class LoggerConfig:
-    """Experiment tracking: wandb (online/offline), csv or none."""
+    """Experiment tracking: wandb (online/offline), csv or none (values: conf/logger/_base.yaml, then each option)."""
 
-    name: str = field(default="wandb", metadata=choices("wandb", "csv", "none"))
-    project: str = "whisper_exp"
-    entity: str | None = None
-    group: str | None = None
-    mode: str = field(default="auto", metadata=choices("auto", "online", "offline", "disabled"))
-    log_model: bool = False
+    name: str = field(metadata=choices("wandb", "csv", "none"))
+    project: str
+    entity: str | None
+    group: str | None
+    mode: str = field(metadata=choices("auto", "online", "offline", "disabled"))
+    log_model: bool
 
 
 @dataclass
@@ -380,16 +390,17 @@ class ExportConfig:
 
 @dataclass
 class EvalConfig:
-    """Grouped WER with speaker-bootstrap intervals, and extra evaluation sets (whisper_exp/evaluation.py)."""
+    """Grouped WER with speaker-bootstrap intervals, and extra evaluation sets (whisper_exp/evaluation.py);
+    values: conf/config.yaml `eval`."""
 
     # Metadata columns to report WER by (speaker, gender, age, age_group, or any a reader records).
-    group_by: list[str] = field(default_factory=list)
+    group_by: list[str]
     # Speaker-bootstrap resamples for the intervals (0: none), their seed and coverage.
-    bootstrap_resamples: int = 1000
-    bootstrap_seed: int = 0
-    confidence: float = 0.95
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    confidence: float
     # Named sources scored zero-shot and after fine-tuning (their test split): {name: source config}.
-    extra_sets: dict[str, SourceConfig] = field(default_factory=dict)
+    extra_sets: dict[str, SourceConfig]
 
 
 @dataclass
@@ -410,7 +421,7 @@ class RunConfig:
     logger: LoggerConfig
     generation: GenerationConfig
     export: ExportConfig
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    eval: EvalConfig
 
 
 GROUPS: dict[str, type] = {
@@ -450,6 +461,12 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
         raise ConfigError(f"config group {group!r} is missing from the composed config")
     plain = OmegaConf.to_container(node, resolve=True)
     passthrough = {k: plain.pop(k) for k in ("optimizer", "scheduler") if schema is OptimizerConfig and k in plain}
+    sources_key = {DataConfig: "sources", EvalConfig: "extra_sets"}.get(schema)
+    if sources_key and isinstance(plain.get(sources_key), dict):  # each source is filled from the source YAML
+        from whisper_exp.config.defaults import with_source_defaults  # it imports this module's dataclasses
+
+        plain[sources_key] = {name: with_source_defaults(source) if isinstance(source, dict) else source
+                              for name, source in plain[sources_key].items()}
     if schema is ModelConfig:
         family = _family(plain.get("family", "???"))
         raw = plain.pop(family.options_key, None) if family.options_key else None
@@ -464,16 +481,6 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
     for name, value in passthrough.items():
         setattr(obj, name, value)
     return obj
-
-
-def _declared_splits(cfg: DictConfig, data: DataConfig) -> None:
-    """A source's `splits` as written: the structured merge would add the default train/validation/test keys
-    to it, and a source without a training split (LibriSpeech "other") would then be asked for one."""
-    sources = OmegaConf.to_container(cfg.data, resolve=True).get("sources") or {}
-    for name, source in data.sources.items():
-        declared = (sources.get(name) or {}).get("splits")
-        if isinstance(declared, dict):
-            source.splits = {str(key): str(value) for key, value in declared.items()}
 
 
 def _check_finetune(finetune: FinetuneConfig) -> None:
@@ -579,7 +586,6 @@ def validate_config(cfg: DictConfig) -> RunConfig:
     except OmegaConfBaseException as err:
         raise ConfigError(f"cannot resolve config: {err}") from err
     run = RunConfig(**top, **groups)
-    _declared_splits(cfg, run.data)
     _check_choices(run)
     run.optimizer.lr_source = "set explicitly (optimizer.lr)"
     if OmegaConf.is_interpolation(cfg.optimizer, "lr"):  # the rule (config.resolvers.lr_rule) gave the LR

@@ -109,7 +109,8 @@ def sweep_group(job_dir: Path) -> str | None:
     hydra = OmegaConf.load(hydra_file).hydra
     if str(hydra.get("mode")) != "MULTIRUN":
         return None
-    from whisper_exp.config.schema import LoggerConfig  # the logger group's rule lives with the logger
+    from whisper_exp.config.defaults import typed_defaults  # the logger group's rule lives with the logger
+    from whisper_exp.config.schema import LoggerConfig
     from whisper_exp.tracking.loggers import SweepJob
     from whisper_exp.tracking.loggers import run_group as logger_group
 
@@ -119,7 +120,7 @@ def sweep_group(job_dir: Path) -> str | None:
         configured = None
     job = SweepJob(sweep_dir=str(job_dir.resolve().parent), number=int(hydra.job.get("num", 0)),
                    overrides=tuple(hydra.overrides.task))
-    return logger_group(LoggerConfig(group=configured), job)
+    return logger_group(typed_defaults(LoggerConfig, group=configured), job)
 
 
 def wandb_filters(group: str | None, tags: Iterable[str]) -> dict[str, Any]:
