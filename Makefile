@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv: torch first (CPU wheel), then whisper_exp with its extras
 
-demo: $(STAMP) ## Fine-tune bundled tiny.en on the embedded demo corpus (offline; ~15 min on 2 CPU cores)
+demo: $(STAMP) ## Adapt bundled tiny.en to the embedded demo corpus (offline; minutes on 2 CPU cores, README "Demo")
 	$(PY) -m whisper_exp experiment=demo $(RUN_ARGS)
 
 test: $(STAMP) ## Run the whole test suite (what CI runs)
@@ -42,11 +42,11 @@ bench: $(STAMP) ## Throughput: whisper_exp vs transformers' Seq2SeqTrainer (trai
 	$(PY) experiments/throughput/bench.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check
-	$(VENV)/bin/ruff check whisper_exp tests experiments
+	$(VENV)/bin/ruff check whisper_exp tests experiments tools
 
 format: $(STAMP) ## ruff format + import sorting
-	$(VENV)/bin/ruff check --fix whisper_exp tests experiments
-	$(VENV)/bin/ruff format whisper_exp tests experiments
+	$(VENV)/bin/ruff check --fix whisper_exp tests experiments tools
+	$(VENV)/bin/ruff format whisper_exp tests experiments tools
 
 clean-outputs: ## Delete outputs/ and multirun/ contents (keeps multirun/.gitkeep)
 	rm -rf outputs && find multirun -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

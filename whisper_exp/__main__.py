@@ -16,8 +16,14 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best validation WER for sweepers (Optuna)."""
     from whisper_exp.run import run_training
+    from whisper_exp.training.signals import RunInterrupted, interrupt_exit, stop_on_signals
 
-    return run_training(cfg)
+    try:
+        with stop_on_signals():
+            return run_training(cfg)
+    except (RunInterrupted, KeyboardInterrupt) as stopped:
+        interrupt_exit(stopped)
+        return None
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ from whisper_exp.__main__ import CONFIG_DIR
 def main(cfg: DictConfig) -> None:
     """Hydra entry point for evaluation."""
     from whisper_exp.run import run_evaluation
+    from whisper_exp.training.signals import RunInterrupted, interrupt_exit, stop_on_signals
 
-    run_evaluation(cfg)
+    try:
+        with stop_on_signals():
+            run_evaluation(cfg)
+    except (RunInterrupted, KeyboardInterrupt) as stopped:
+        interrupt_exit(stopped)
 
 
 if __name__ == "__main__":

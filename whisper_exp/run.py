@@ -26,31 +26,26 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from whisper_exp.config.schema import RunConfig, validate_config
-from whisper_exp.data.collate import CTCCollator, WhisperCollator
-from whisper_exp.data.ctc_vocab import CtcLabeller
 from whisper_exp.data.datamodule import SpeechDataModule
-from whisper_exp.data.errors import DropCounter
-from whisper_exp.data.features import WaveformFeaturizer
-from whisper_exp.data.pipeline import read_split
+from whisper_exp.data.errors import MissingSplitError
+from whisper_exp.data.pipeline import SplitTables
+from whisper_exp.evaluation import add_extra_sets, extra_set_changes, summary_fields
 from whisper_exp.export import after_training
 from whisper_exp.export.card import check_can_push
+from whisper_exp.families import Family, get_family
+from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
-from whisper_exp.metrics.wer import WerReport, build_normaliser
-from whisper_exp.models.ctc_loading import VOCAB_META_KEY, LoadedCTC, load_ctc
-from whisper_exp.models.encoder_cache import build_encoder_cache
-from whisper_exp.models.export import export_pretrained
-from whisper_exp.models.labels import WhisperLabeller
-from whisper_exp.models.loading import LoadedWhisper, load_whisper
-from whisper_exp.summary import write_summary
+from whisper_exp.metrics.wer import WerReport
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
+from whisper_exp.summary import RunSummary, write_summary
 from whisper_exp.tasks.base import ASRTask
-from whisper_exp.tasks.ctc import CTCTask
-from whisper_exp.tasks.whisper import WhisperTask
 from whisper_exp.tracking.loggers import build_logger, current_sweep, run_tags
 from whisper_exp.tracking.wandb_tables import publish_summary
 from whisper_exp.training.callbacks import TrainThroughput
-from whisper_exp.training.checkpoints import resolve_resume
+from whisper_exp.training.checkpoints import DiskSpaceError, resolve_resume
 from whisper_exp.training.compilation import compile_blocks
+from whisper_exp.training.hardware import apply_hardware, cpu_info
 from whisper_exp.training.health import LossHealthMonitor
 from whisper_exp.training.resume import ResumableDataModule
 from whisper_exp.training.signals import RunInterrupted
@@ -59,7 +54,6 @@ from whisper_exp.training.trainer import build_trainer, find_callback
 
 log = logging.getLogger(__name__)
 
-ENGLISH_NAMES = ("en", "english")
 # The LoRA adapters alone, in PEFT's format (PeftModel.from_pretrained(base, RUN_DIR/adapter)).
 ADAPTER_DIRNAME = "adapter"
 TRACEBACK_LINES = 30
@@ -70,102 +64,70 @@ class Components:
     """Everything a run needs, built once from the validated config."""
 
     run: RunConfig
-    loaded: LoadedWhisper | LoadedCTC
+    family: Family
+    loaded: Loaded
     counts: ParamCounts
     datamodule: SpeechDataModule
     task: ASRTask
     finetune: FinetuneResult
 
 
-def normaliser_kind(run: RunConfig) -> str:
-    """English normaliser for English models/data, basic otherwise, unless set explicitly."""
-    if run.data.text_normaliser != "auto":
-        return run.data.text_normaliser
-    english = run.model.english_only or (run.model.language or "").lower() in ENGLISH_NAMES
-    return "english" if english else "basic"
+def _checkpoint_meta(run: RunConfig, loaded: Loaded) -> CheckpointMeta:
+    """What every checkpoint records so it can be evaluated alone (models.checkpoint_meta)."""
+    return CheckpointMeta(base_weights=loaded.base_path, model_source=loaded.source,
+                          lora=settings_record(run.finetune.lora) if run.finetune.lora.enabled else None,
+                          family=dict(loaded.meta))
 
 
 def build_components(run: RunConfig) -> Components:
-    """Load the model, apply the finetune preset (and activation checkpointing), build data and task."""
-    parts = build_ctc_components(run) if run.model.family == "ctc" else build_whisper_components(run)
-    if parts.finetune.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
-        parts.task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
+    """The family of `model.family` loads the model; the finetune preset (and activation checkpointing) is applied;
+    data module and task are built from the family's parts."""
+    family = get_family(run.model.family)
+    add_extra_sets(run.data, run.eval)
+    tables = SplitTables(run.data)  # read once: by the family when it needs the transcripts, then by the data
+    loaded = family.load(run, lambda: tables.read("train")["text"], finetune_load_kwargs(run.finetune))
+    tuned = apply_finetune(loaded.model, run.finetune, layer_map=family.layer_map,
+                           gradient_checkpointing=run.trainer.gradient_checkpointing)
+    parts = family.data_parts(run, loaded)
+    datamodule = SpeechDataModule(run.data, extractor=parts.featurizer, labeller=parts.labeller,
+                                  collate=parts.collate, max_label_tokens=parts.max_label_tokens,
+                                  cache_dir=run.cache_dir, seed=run.seed, tables=tables)
+    task = family.task(run, loaded, tuned, _checkpoint_meta(run, loaded))
+    if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
+        task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
     if run.trainer.compile:
-        compile_blocks(parts.task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
-    return parts
-
-
-def _checkpoint_meta(run: RunConfig, loaded: LoadedWhisper | LoadedCTC) -> dict[str, Any]:
-    """What every checkpoint records so it can be evaluated alone: the base weights, and the LoRA settings
-    that let it rebuild and merge its adapters (models.loading)."""
-    meta: dict[str, Any] = {"base_weights": loaded.base_path, "model_source": loaded.source}
-    if run.finetune.lora.enabled:
-        meta["lora"] = settings_record(run.finetune.lora)
-    return meta
-
-
-def build_whisper_components(run: RunConfig) -> Components:
-    """Whisper / distil-whisper: log-mel features, Whisper labels, generation."""
-    loaded = load_whisper(run.model, run.cache_dir, load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing)
-    meta = _checkpoint_meta(run, loaded)
-    tokenizer = loaded.processor.tokenizer
-    labeller = WhisperLabeller(tokenizer, english_only=run.model.english_only, language=run.model.language,
-                               task=run.model.task, leading_space=run.data.label_leading_space)
-    extractor = loaded.processor.feature_extractor
-    if extractor.feature_size != run.model.num_mel_bins:
-        log.warning("model.num_mel_bins=%d but the checkpoint's feature extractor uses %d: using the checkpoint's",
-                    run.model.num_mel_bins, extractor.feature_size)
-    datamodule = SpeechDataModule(
-        run.data, extractor=extractor, labeller=labeller, collate=WhisperCollator(extractor.nb_max_frames),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    normaliser = build_normaliser(normaliser_kind(run), getattr(tokenizer, "english_spelling_normalizer", None))
-    task = WhisperTask(loaded.model, tokenizer, optimizer=run.optimizer, generation=run.generation,
-                       english_only=run.model.english_only, normaliser=normaliser, checkpoint_meta=meta,
-                       encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
-                                                         run.finetune.frozen_layers, run.cache_dir))
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
-
-
-def build_ctc_components(run: RunConfig) -> Components:
-    """The CTC family (wav2vec2 / WavLM / HuBERT): waveform features, character labels, greedy CTC decoding;
-    the same data module, metrics, logging and summary as Whisper."""
-    loaded = load_ctc(run.model, run.cache_dir, sampling_rate=run.data.sampling_rate,
-                      transcripts=lambda: read_split(run.data, "train", DropCounter())["text"],
-                      load_kwargs=finetune_load_kwargs(run.finetune))
-    tuned = apply_finetune(loaded.model, run.finetune, gradient_checkpointing=run.trainer.gradient_checkpointing,
-                           family="ctc")
-    meta = {**_checkpoint_meta(run, loaded), VOCAB_META_KEY: loaded.vocab}
-    tokenizer, extractor = loaded.processor.tokenizer, loaded.processor.feature_extractor
-    datamodule = SpeechDataModule(
-        run.data, extractor=WaveformFeaturizer(extractor), labeller=CtcLabeller(tokenizer, run.model.ctc.vocab),
-        collate=CTCCollator(extractor.padding_value, extractor.return_attention_mask),
-        max_label_tokens=run.model.max_target_positions, cache_dir=run.cache_dir, seed=run.seed)
-    task = CTCTask(loaded.model, tokenizer, optimizer=run.optimizer,
-                   normaliser=build_normaliser(normaliser_kind(run)), log_examples=run.generation.log_examples,
-                   checkpoint_meta=meta)
-    return Components(run=run, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task, finetune=tuned)
+        compile_blocks(task.model, backend=run.trainer.compile_backend, mode=run.trainer.compile_mode)
+    task.eval_sets = {"val": datamodule.validation_sets, "test": datamodule.test_sets}
+    task.eval_cfg, task.metadata = run.eval, datamodule.context.metadata
+    return Components(run=run, family=family, loaded=loaded, counts=tuned.counts, datamodule=datamodule, task=task,
+                      finetune=tuned)
 
 
 def _environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__, "lightning": L.__version__,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), **cpu_info().as_dict(), "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "platform": platform.platform()}
 
 
-def _base_summary(parts: Components, cfg: DictConfig) -> dict[str, Any]:
+def prepare_hardware(run: RunConfig) -> None:
+    """Resolve trainer.precision (auto → what this device runs natively) and set the thread count, in place:
+    everything after this point, summary.json included, sees the precision that actually runs."""
+    choice = apply_hardware(run.trainer.precision, run.trainer.num_threads, run.strategy.accelerator)
+    run.trainer.precision = choice.precision
+
+
+def _describe_run(summary: RunSummary, parts: Components, cfg: DictConfig) -> RunSummary:
+    """What ran (model, data, finetune, counts, LR, environment, config) onto `summary`; called again once the
+    data splits are built (training-set size, drops)."""
     run = parts.run
-    return {
-        "task_name": run.task_name, "run_dir": run.output_dir, "tags": run.tags, "seed": run.seed,
-        "model": run.model.name, "model_source": parts.loaded.source, "model_params_card": run.model.params,
-        "data": run.data.name, "finetune": run.finetune.name, "finetune_mode": parts.finetune.mode,
-        **parts.counts.as_dict(),
-        **parts.datamodule.train_summary(),
-        "lr": run.optimizer.lr, "lr_source": run.optimizer.lr_source, "precision": run.trainer.precision,
-        "dropped_samples": parts.datamodule.drops.as_dict(), "environment": _environment(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+    return summary.update(
+        task_name=run.task_name, run_dir=run.output_dir, tags=run.tags, seed=run.seed, model=run.model.name,
+        model_source=parts.loaded.source, model_params_card=run.model.params, data=run.data.name,
+        finetune=run.finetune.name, finetune_mode=parts.finetune.mode, **parts.counts.as_dict(),
+        **parts.datamodule.train_summary(), lr=run.optimizer.lr, lr_source=run.optimizer.lr_source,
+        precision=run.trainer.precision, dropped_samples=parts.datamodule.drops.as_dict(),
+        environment=_environment(), config=OmegaConf.to_container(cfg, resolve=True))
 
 
 def _finish_logger(trainer: L.Trainer, exit_code: int = 0) -> None:
@@ -192,16 +154,19 @@ def _plain_config(cfg: DictConfig) -> Any:
         return OmegaConf.to_container(cfg, resolve=False)
 
 
-def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, partial: dict[str, Any]) -> None:
+def _record_end(cfg: DictConfig, status: str, error: BaseException, started: float, summary: RunSummary) -> None:
     """summary.json of a job that did not complete: status, error, traceback tail and what it had measured."""
     run_dir = _output_dir(cfg)
     if rank_zero_only.rank != 0 or run_dir is None:
         return
-    summary = {**partial, "status": status, "error": f"{type(error).__name__}: {error}",
-               "traceback": "".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
-               "task_name": cfg.get("task_name"), "run_dir": str(run_dir), "wall_s": time.perf_counter() - started}
-    if isinstance(error, RunInterrupted):
-        summary["resume_with"] = f"trainer.resume={error.checkpoint}"
+    summary.update(status=status, error=f"{type(error).__name__}: {error}",
+                   traceback="".join(traceback.format_exception(error)).splitlines()[-TRACEBACK_LINES:],
+                   task_name=cfg.get("task_name"), run_dir=str(run_dir), wall_s=time.perf_counter() - started)
+    if isinstance(error, RunInterrupted) and error.checkpoint is not None:
+        summary.resume_with = f"trainer.resume={error.checkpoint}"
+    if isinstance(error, DiskSpaceError):
+        summary.resume_command = error.resume
+        print(f"resume with: {error.resume}")
     summary.setdefault("config", _plain_config(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_summary(run_dir, summary)
@@ -225,14 +190,14 @@ def run_training(cfg: DictConfig) -> float | None:
     A signal (checkpoint saved) or Ctrl+C records "interrupted" and always stops.
     """
     started = time.perf_counter()
-    partial: dict[str, Any] = {}
+    summary = RunSummary()  # filled as the run goes: what a failed or interrupted job had measured is kept
     try:
-        return _run_training(cfg, started, partial)
+        return _run_training(cfg, started, summary)
     except (RunInterrupted, SIGTERMException, KeyboardInterrupt, SystemExit) as err:
-        _record_end(cfg, "interrupted", err, started, partial)
+        _record_end(cfg, "interrupted", err, started, summary)
         raise
     except Exception as err:
-        _record_end(cfg, "failed", err, started, partial)
+        _record_end(cfg, "failed", err, started, summary)
         if current_sweep() is None:
             raise
         log.exception("sweep job failed (recorded in its summary.json); the sweep continues")
@@ -241,8 +206,9 @@ def run_training(cfg: DictConfig) -> float | None:
         _release_memory()
 
 
-def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> float | None:
+def _run_training(cfg: DictConfig, started: float, summary: RunSummary) -> float | None:
     run = validate_config(cfg)
+    prepare_hardware(run)
     if run.export.enabled and run.export.push_to_hub:
         check_can_push()  # before any work: an offline push fails at once and changes nothing
     run_dir = Path(run.output_dir)
@@ -259,13 +225,19 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
     trainer = build_trainer(run.trainer, run.strategy, run_dir, logger, wrap_classes=layer_classes(parts.task.model),
                             trainable_only_checkpoints=parts.finetune.adapter is not None
                             and run.finetune.lora.adapter_only_checkpoints, lr=run.optimizer.lr)
-    partial.update(_base_summary(parts, cfg))
+    _describe_run(summary, parts, cfg)
+    check_needed_splits(parts.datamodule)
     exit_code = 1
     try:
-        measured = _train_and_test(parts, trainer, run_dir, resume, partial)  # `partial` filled in place
-        # The base numbers again, now that the data splits are built (training-set size, drops).
-        summary = {**measured, **_base_summary(parts, cfg), "status": "completed",
-                   "wall_s": time.perf_counter() - started}
+        try:
+            _train_and_test(parts, trainer, run_dir, resume, summary)
+        except Exception:
+            # A failed job's summary still says what was built and trained (the splits exist now).
+            summary.update(**parts.datamodule.train_summary(), dropped_samples=parts.datamodule.drops.as_dict(),
+                           global_steps=trainer.global_step)
+            raise
+        # What ran again, now that the data splits are built (training-set size, drops).
+        _describe_run(summary, parts, cfg).update(status="completed", wall_s=time.perf_counter() - started)
         publish_summary(trainer.loggers, summary)  # W&B run summary: the numbers runs are compared by
         exit_code = 0
     finally:
@@ -275,6 +247,23 @@ def _run_training(cfg: DictConfig, started: float, partial: dict[str, Any]) -> f
         print(f"summary: {run_dir / 'summary.json'}")
         print(f"run dir: {run_dir}")
     return summary.get("best_val_wer")
+
+
+def check_needed_splits(datamodule: SpeechDataModule) -> None:
+    """Fail before training when a split the run will need (train, every validation and test set) is missing,
+    rather than after the fit; to score validation as test, map it: data.sources.<name>.splits.test=<its split>."""
+    missing = datamodule.check_splits(["train", *datamodule.validation_sets, *datamodule.test_sets])
+    if missing:
+        raise MissingSplitError(f"data {datamodule.data.name!r} lacks the split(s) {missing} that this run needs "
+                                "(checked before training). Provide them, or point a source's split at existing "
+                                "data, e.g. data.sources.<name>.splits.test=validation to score validation as test")
+
+
+def _by_set(task: ASRTask, prefix: str, names: list[str]) -> dict[str, float]:
+    """WER of each named evaluation set ({name: wer}); one unnamed set is reported under its own name."""
+    if len(names) <= 1:
+        return {name: task.reports[prefix].wer for name in names if prefix in task.reports}
+    return {name: task.reports[f"{prefix}/{name}"].wer for name in names if f"{prefix}/{name}" in task.reports}
 
 
 def _report(task: ASRTask, trainer: L.Trainer, prefix: str) -> WerReport:
@@ -302,22 +291,23 @@ def _best_val_wer(best_score: Any, task: ASRTask, trainer: L.Trainer) -> float |
 
 
 def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume: Path | None = None,
-                    out: dict[str, Any] | None = None) -> dict[str, Any]:
+                    out: RunSummary | None = None) -> RunSummary:
     """Baseline, fit (from `resume` if given), test, adapters and export; fills and returns `out`."""
     run, task = parts.run, parts.task
     datamodule = ResumableDataModule(parts.datamodule, run.seed)
-    out = {} if out is None else out
+    out = RunSummary() if out is None else out
     if run.trainer.baseline_eval:
         trainer.validate(task, datamodule=datamodule, verbose=False)
         baseline = _report(task, trainer, "val")
-        out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho)
+        out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho,
+                   baseline_wer_by_set=_by_set(task, "val", parts.datamodule.validation_sets))
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if resume:
-        out["resumed_from"] = str(resume)
+        out.resumed_from = str(resume)
     if run.trainer.loss_health.enabled:
         report = find_callback(trainer, LossHealthMonitor).report  # type: ignore[attr-defined]
-        out["loss_health"] = report.as_dict() if report is not None else None
+        out.loss_health = report.as_dict() if report is not None else None
     throughput = find_callback(trainer, TrainThroughput)
     # Read the checkpoint paths now: restoring a checkpoint for testing restores the callback's old state.
     checkpoints = trainer.checkpoint_callback
@@ -329,26 +319,30 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
     out.update(
         wer=report.wer, cer=report.cer, wer_ortho=report.wer_ortho, test_utterances=report.n_utterances,
         test_empty_references=report.n_empty_references, wer_per_source=report.per_source,
+        wer_by_set=_by_set(task, "test", parts.datamodule.test_sets),
         best_val_wer=_best_val_wer(best_score, task, trainer),
         best_checkpoint=best, last_checkpoint=last,
         train_samples_seen=throughput.samples, train_seconds=throughput.seconds,
         train_samples_per_s=throughput.samples_per_second, train_audio_seconds=throughput.audio_seconds,
         first_step_after_s=throughput.first_step_after_s,
         train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
-        examples=task.examples.get("test", []), **task.speed_stats(),
+        examples=task.examples.get("test", []), **task.speed_stats(), **summary_fields(task.breakdowns, "test"),
     )
+    if run.eval.extra_sets:
+        out.update(extra_sets=extra_set_changes(run.eval, out.get("baseline_wer_by_set", {}), out.wer_by_set))
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
         best_path = Path(best)
         files = [best_path] if best_path.is_file() else [f for f in best_path.rglob("*") if f.is_file()]
-        out["checkpoint_bytes"] = sum(f.stat().st_size for f in files)
+        out.checkpoint_bytes = sum(f.stat().st_size for f in files)
     adapter = parts.finetune.adapter
     if adapter is not None and trainer.is_global_zero:
-        out["adapter_dir"] = str(run_dir / ADAPTER_DIRNAME)
-        out["adapter_bytes"] = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
+        out.adapter_dir = str(run_dir / ADAPTER_DIRNAME)
+        out.adapter_bytes = save_adapter(adapter, run_dir / ADAPTER_DIRNAME)
     if run.export.enabled and trainer.is_global_zero:
         model = merge_lora(adapter) if adapter is not None else task.model  # loads without PEFT
-        out["export_dir"] = str(export_pretrained(model, parts.loaded.processor, run_dir / run.export.dirname))
-        out.update(after_training(run.export, run_dir, Path(out["export_dir"]), out))  # formats, parity, card, push
+        out.export_dir = str(parts.family.export(model, parts.loaded.processor, run_dir / run.export.dirname))
+        # Deployable formats, parity report, model card, Hub push (whisper_exp.export).
+        out.update(after_training(run.export, run_dir, Path(out.export_dir), out.as_dict()))
     return out
 
 
@@ -356,26 +350,38 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
     """Validation and test WER of `model.checkpoint` (or the zero-shot model) → summary.json."""
     started = time.perf_counter()
     run = validate_config(cfg)
+    prepare_hardware(run)
     run_dir = Path(run.output_dir)
     L.seed_everything(run.seed, workers=True)
     parts = build_components(run)
     logger = build_logger(run.logger, run_dir, run_name=run_dir.name, tags=run.tags,
                           config=OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     trainer = build_trainer(run.trainer, run.strategy, run_dir, logger)
+    dm = parts.datamodule
+    missing = dm.keep_present_sets()  # a test-only folder is scored on its test split, and says so
+    parts.task.eval_sets = {"val": dm.validation_sets, "test": dm.test_sets}
+    scored = dm.validation_sets + dm.test_sets
+    print(f"scoring: {', '.join(scored)}" + (f" (not in the data: {', '.join(missing)})" if missing else ""))
     try:
-        trainer.validate(parts.task, datamodule=parts.datamodule, verbose=False)
-        trainer.test(parts.task, datamodule=parts.datamodule, verbose=False)
+        if dm.validation_sets:
+            trainer.validate(parts.task, datamodule=dm, verbose=False)
+        if dm.test_sets:
+            trainer.test(parts.task, datamodule=dm, verbose=False)
     finally:
         _finish_logger(trainer)
-    val, test = parts.task.reports["val"], parts.task.reports["test"]
-    summary = {
-        **_base_summary(parts, cfg), "val_wer": val.wer, "val_cer": val.cer, "wer": test.wer, "cer": test.cer,
-        "wer_ortho": test.wer_ortho, "test_utterances": test.n_utterances, "wer_per_source": test.per_source,
-        "examples": parts.task.examples.get("test", []), **parts.task.speed_stats(),
-        "wall_s": time.perf_counter() - started,
-    }
+    val, test = parts.task.reports.get("val"), parts.task.reports.get("test")
+    summary = _describe_run(RunSummary(), parts, cfg).update(
+        scored_sets=scored, missing_sets=missing,
+        val_wer=val.wer if val else None, val_cer=val.cer if val else None,
+        val_wer_by_set=_by_set(parts.task, "val", dm.validation_sets),
+        wer=test.wer if test else None, cer=test.cer if test else None,
+        wer_ortho=test.wer_ortho if test else None, test_utterances=test.n_utterances if test else 0,
+        wer_per_source=test.per_source if test else {}, wer_by_set=_by_set(parts.task, "test", dm.test_sets),
+        examples=parts.task.examples.get("test", []), **parts.task.speed_stats(),
+        **summary_fields(parts.task.breakdowns, "test"), val_breakdown=parts.task.breakdowns.get("val"),
+        wall_s=time.perf_counter() - started)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")
         print(f"run dir: {run_dir}")
-    return summary
+    return summary.as_dict()

@@ -31,8 +31,10 @@ MODES = ("full", "frozen", "packed", "eval")
 # The peer has no packing: packed training is compared with the peer's full fine-tuning.
 PEER_MODE = {"packed": "full"}
 SYSTEMS = ("ours", "peer")
-# --precision / --peer-precision: fp32, or bf16 autocast over fp32 weights (AVX512-BF16 on this CPU).
+# --precision / --peer-precision: fp32, or bf16 autocast over fp32 weights; auto (the default) = what the CPU
+# runs natively (whisper_exp.training.hardware: bf16 with AVX512-BF16/AMX, else fp32).
 LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
+PRECISION_CHOICES = ("auto", *LIGHTNING_PRECISION)
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -179,7 +181,7 @@ def _peer_dataset(processor, rows: list[dict[str, str]], english_only: bool):
     from datasets import Dataset
 
     from whisper_exp.data.audio import AudioRef, load_audio
-    from whisper_exp.models.labels import WhisperLabeller
+    from whisper_exp.families.whisper_labels import WhisperLabeller
 
     labeller = WhisperLabeller(processor.tokenizer, english_only=english_only, language=None, task=None)
     features = [processor.feature_extractor(load_audio(AudioRef(path=str(DEMO / r["file_name"])), 16_000),
@@ -341,7 +343,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
     print(f"\nmatmul peak ({args.threads} threads), GFLOP/s before / after: "
           + ", ".join(f"{name} {peak_before[name]:.0f} / {peak_after[name]:.0f}" for name in peak))
-    print(f"precision: ours {args.precision}, peer {args.peer_precision}")
+    print(machine_block(args))
     print(f"batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up (frozen: 2nd epoch of "
           f"{args.steps} steps; packed: windows from {args.packed_clips} clips), eval {args.eval_clips} clips, "
           f"{args.reps} repetitions (A/B order alternated)\n")
@@ -377,6 +379,38 @@ def orchestrate(args: argparse.Namespace) -> None:
                   f"{', '.join(f'{n}/{args.eval_clips}' for n in same)}")
 
 
+def machine_block(args: argparse.Namespace) -> str:
+    """CPU model, the flags that decide the kernels, usable cores, threads and the precision of each system."""
+    import torch
+
+    from whisper_exp.training.hardware import REPORTED_FLAGS, cpu_info
+
+    cpu = cpu_info()
+    flags = ", ".join(f"{flag} {'yes' if flag in cpu.flags else 'no'}" for flag in REPORTED_FLAGS)
+    return "\n".join([
+        f"machine: {cpu.model}", f"  flags: {flags}",
+        f"  native bf16 (torch/oneDNN): {'yes' if cpu.native_bf16 else 'no'}; usable cores {cpu.usable_cores}; "
+        f"torch {torch.__version__}, {args.threads} threads per worker",
+        f"  precision: ours {LIGHTNING_PRECISION[args.precision]}, peer "
+        f"{'bf16=True' if args.peer_precision == 'bf16' else 'fp32'}"])
+
+
+def resolve_bench_precision(args: argparse.Namespace) -> None:
+    """auto → the CPU's native precision; refuse bf16 on a CPU without native bf16 unless asked to measure it."""
+    from whisper_exp.training.hardware import cpu_info, resolve_precision
+
+    cpu = cpu_info()
+    for name in ("precision", "peer_precision"):
+        value = getattr(args, name)
+        if value == "auto":
+            value = "bf16" if resolve_precision("auto", "cpu", cpu).precision == "bf16-mixed" else "fp32"
+        elif value == "bf16" and not cpu.native_bf16 and not args.allow_emulated_bf16:
+            raise SystemExit(f"--{name.replace('_', '-')} bf16 on a CPU without native bf16 ({cpu.describe()}): "
+                             "bf16 is emulated here (≈ 50× slower than fp32), so the comparison would measure the "
+                             "emulation. Use --precision auto/fp32, or --allow-emulated-bf16 to measure it anyway.")
+        setattr(args, name, value)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions per system and mode")
@@ -386,11 +420,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--eval-clips", type=int, default=48)
     parser.add_argument("--packed-clips", type=int, default=440, help="train clips packed for mode 'packed'")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", choices=sorted(LIGHTNING_PRECISION), default="fp32",
-                        help="ours: 32-true or bf16-mixed; the peer: fp32 or bf16=True")
-    parser.add_argument("--peer-precision", choices=sorted(LIGHTNING_PRECISION), default=None,
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: the usable cores)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                        help="ours: 32-true or bf16-mixed; the peer: fp32 or bf16=True; auto: the CPU's native one")
+    parser.add_argument("--peer-precision", choices=PRECISION_CHOICES, default=None,
                         help="the peer's precision when it differs from --precision")
+    parser.add_argument("--allow-emulated-bf16", action="store_true",
+                        help="measure bf16 even where the CPU has no native bf16 (slow; labelled as such)")
     parser.add_argument("--label-tokens", type=int, default=24, help="label length for the FLOP count")
     parser.add_argument("--cache-dir", default=os.environ.get("WHISPER_EXP_CACHE",
                                                               str(Path.home() / ".cache" / "whisper_exp")))
@@ -403,6 +439,12 @@ def main(argv: list[str] | None = None) -> None:
         _set_threads(args.threads)
         print(json.dumps(WORKERS[args.worker](args)))
         return
+    if args.threads is None:
+        from whisper_exp.training.hardware import usable_cores
+
+        args.threads = usable_cores()
+    resolve_bench_precision(args)
+    print(machine_block(args), flush=True)
     orchestrate(args)
 
 

@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from whisper_exp.__main__ import CONFIG_DIR
 from whisper_exp.config.schema import ConfigError, validate_config
 
-CONF = Path(__file__).resolve().parents[2] / "whisper_exp" / "conf"
-# CTC models (wav2vec2 / WavLM / HuBERT) compose too but follow other rules (tests/ctc/test_ctc_parts.py).
+CONF = Path(CONFIG_DIR)
+# The Whisper family's models (inheriting _whisper.yaml); other families compose too but follow other rules
+# (tests/ctc/test_ctc_parts.py, tests/families/).
 CTC_MODELS = ("wavlm_large_ctc", "wavlm_base_plus_ctc", "wav2vec2_base_ctc", "hubert_large_ctc")
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem not in CTC_MODELS)
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if "- _whisper" in p.read_text())
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 # Paths that data configs require (`???`); any existing folder composes, loading happens at run time.
 REQUIRED_DATA_OVERRIDES = {"local": ["data.path=/tmp"], "manifest": ["data.path=/tmp"], "imda": ["data.root=/tmp"],
-                           "imda_2500": ["data.root=/tmp"]}
+                           "imda_2500": ["data.root=/tmp"], "kaldi": ["data.path=/tmp"],
+                           "speechocean762": ["data.root=/tmp"]}
 
 PAPER_LR = {"tiny": 1.5e-3, "base": 1e-3, "small": 5e-4, "medium": 2.5e-4, "large": 1.75e-4}
 
@@ -95,3 +98,48 @@ def test_cli_cfg_job_composes_offline_and_unknown_model_lists_options() -> None:
     assert "Could not find 'model/huge'" in bad.stderr
     for option in ("tiny.en", "small", "large-v3-turbo", "distil-large-v3"):
         assert option in bad.stderr
+
+
+def test_model_files_state_only_what_differs_from_their_family_base() -> None:
+    """A size's YAML inherits its family base (_whisper.yaml, _ctc.yaml) and repeats none of its values."""
+    import yaml
+
+    def flat(node: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in node.items():
+            if isinstance(value, dict) and key != "char_map":
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    sizes = [p for p in (CONF / "model").glob("*.yaml") if p.stem[0] != "_"]
+    assert len(sizes) >= 19
+    for path in sizes:
+        own = yaml.safe_load(path.read_text())
+        bases = [name for name in own.pop("defaults", []) if name != "_self_"]
+        assert len(bases) == 1 and bases[0].startswith("_"), f"{path.name} inherits no family base"
+        base = flat(yaml.safe_load((CONF / "model" / f"{bases[0]}.yaml").read_text()))
+        repeated = {k: v for k, v in flat(own).items() if k in base and base[k] == v}
+        assert not repeated, f"{path.name} repeats {repeated} from {bases[0]}.yaml"
+
+
+def test_a_mixing_weight_the_mixer_refuses_fails_at_validation(compose_config) -> None:
+    """One rule for mixing weights (data.mixing.probabilities_for), checked when the config is validated."""
+    with pytest.raises(ConfigError, match=r"data\.mix\.probabilities gives no weight to source\(s\) \['fleurs'\]"):
+        validate_config(compose_config("data=cv11_fleurs_el", "data.mix.probabilities={cv11: 1.0, fleurs: 0.0}"))
+    assert validate_config(compose_config("data=cv11_fleurs_el", "data.mix.strategy=concatenate",
+                                          "data.mix.probabilities={cv11: 1.0, fleurs: 0.0}")).data.mix
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    (["trainer.precision=fp8"], "trainer.precision"),
+    (["finetune=lora", "finetune.lora.bias=some"], "finetune.lora.bias"),
+    (["data.mix.stopping_strategy=never"], "data.mix.stopping_strategy"),
+    (["model=wavlm_base_plus_ctc", "model.ctc.ctc_loss_reduction=max"], "model.ctc.ctc_loss_reduction"),
+    (["model=parakeet_ctc_0.6b", "model.parakeet.ctc_loss_reduction=max"], "model.parakeet.ctc_loss_reduction"),
+])
+def test_allowed_values_are_declared_with_their_field_and_named_when_wrong(compose_config, overrides: list[str],
+                                                                          key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{key}=.* is not one of"):
+        validate_config(compose_config(*overrides))

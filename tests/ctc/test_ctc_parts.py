@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ctc_defaults import vocab_config
 from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForCTC, WhisperFeatureExtractor
 
-from whisper_exp.config.schema import ConfigError, CtcVocabConfig, validate_config
-from whisper_exp.data.collate import CTCCollator
-from whisper_exp.data.ctc_vocab import build_tokenizer, build_vocabulary
-from whisper_exp.data.features import FeatureStore, LogMelSettings, WaveformFeaturizer, as_featurizer
+from whisper_exp.config.schema import ConfigError, validate_config
+from whisper_exp.data.features import FeatureStore, LogMelSettings, as_featurizer
+from whisper_exp.families.ctc import CTC_LAYERS, CTCCollator, WaveformFeaturizer
+from whisper_exp.families.ctc_vocab import build_tokenizer, build_vocabulary
 from whisper_exp.finetune import FinetuneError, apply_finetune
 from whisper_exp.tasks.ctc import CTCTask
 
@@ -39,12 +40,12 @@ def test_ctc_models_compose_with_their_recommended_lr(compose_config, model: str
     run = validate_config(compose_config(f"model={model}"))
     assert run.model.family == "ctc" and run.model.params > 90_000_000
     assert run.optimizer.lr == run.model.finetune_lr and run.optimizer.lr_source.startswith("model.finetune_lr")
-    assert run.model.ctc.vocab.word_delimiter == "|"
+    assert run.model.options.vocab.word_delimiter == "|"
     assert validate_config(compose_config(f"model={model}", "optimizer.lr=5e-5")).optimizer.lr == 5e-5
 
 
 def test_per_checkpoint_normalisation_and_attention_mask(compose_config) -> None:
-    ctc = {model: validate_config(compose_config(f"model={model}")).model.ctc for model in CTC_MODELS}
+    ctc = {model: validate_config(compose_config(f"model={model}")).model.options for model in CTC_MODELS}
     assert ctc["wavlm_large_ctc"].do_normalize and ctc["wavlm_large_ctc"].return_attention_mask
     assert ctc["hubert_large_ctc"].do_normalize and ctc["hubert_large_ctc"].return_attention_mask
     assert ctc["wav2vec2_base_ctc"].do_normalize and not ctc["wav2vec2_base_ctc"].return_attention_mask
@@ -57,7 +58,7 @@ def test_seed_recipe_preset(compose_config) -> None:
                                                                  "librispeech_clean100")
     assert (run.data.batch_size, run.trainer.accumulate_grad_batches, run.optimizer.lr) == (8, 2, 2e-4)
     assert run.optimizer.warmup_steps == 1000 and run.optimizer.scheduler["name"] == "cosine"
-    assert run.trainer.precision == "16-mixed" and run.trainer.gradient_checkpointing
+    assert run.trainer.precision == "auto" and run.trainer.gradient_checkpointing  # 16-mixed on the seed's V100
     assert run.trainer.max_epochs == 4 and run.data.group_by_length and run.finetune.freeze_feature_encoder
 
 
@@ -112,8 +113,8 @@ def test_collator_pads_to_the_longest_clip(mask: bool) -> None:
 
 def test_decoding_ignores_the_batch_padding() -> None:
     model = _tiny_ctc()
-    vocab = build_vocabulary(["abcdefgh"], CtcVocabConfig())
-    tokenizer = build_tokenizer(vocab, CtcVocabConfig())
+    vocab = build_vocabulary(["abcdefgh"], vocab_config())
+    tokenizer = build_tokenizer(vocab, vocab_config())
     task = CTCTask(model, tokenizer, optimizer=None, normaliser=str)  # type: ignore[arg-type]
     logits = torch.full((1, 10, len(vocab)), -5.0)
     logits[0, :, vocab["[PAD]"]] = 0.0
@@ -127,7 +128,7 @@ def test_finetune_presets_on_a_ctc_model(compose_config) -> None:
     def trained(*overrides: str, checkpointing: bool = False) -> tuple[WavLMForCTC, set[str], str]:
         model = _tiny_ctc()
         run = validate_config(compose_config("model=wavlm_base_plus_ctc", *overrides))
-        result = apply_finetune(model, run.finetune, gradient_checkpointing=checkpointing, family="ctc")
+        result = apply_finetune(model, run.finetune, layer_map=CTC_LAYERS, gradient_checkpointing=checkpointing)
         return model, _trainable(model), result.mode
 
     model, names, mode = trained()  # finetune=full: the feature encoder stays frozen
@@ -155,12 +156,39 @@ def test_lora_on_a_ctc_model_trains_the_new_head(compose_config) -> None:
     pytest.importorskip("peft")
     plain_lora = validate_config(compose_config("model=wavlm_base_plus_ctc", "finetune=lora")).finetune
     with pytest.raises(FinetuneError, match="ctc_lora"):
-        apply_finetune(_tiny_ctc(), plain_lora, family="ctc")
+        apply_finetune(_tiny_ctc(), plain_lora, layer_map=CTC_LAYERS)
     model = _tiny_ctc()
     run = validate_config(compose_config("model=wavlm_base_plus_ctc", "finetune=ctc_lora"))
-    result = apply_finetune(model, run.finetune, family="ctc")
+    result = apply_finetune(model, run.finetune, layer_map=CTC_LAYERS)
     names = _trainable(model)
     assert any("q_proj.lora_A" in n for n in names) and any("v_proj.lora_B" in n for n in names)
     assert any(n.startswith("lm_head") for n in names)
     assert not any("k_proj" in n or "feature_extractor" in n for n in names)
     assert result.adapter is not None and result.mode.startswith("lora(")
+
+
+def test_packing_with_a_ctc_model_fails_at_validation_naming_the_key(compose_config) -> None:
+    with pytest.raises(ConfigError, match=r"data\.packing\.enabled"):
+        validate_config(compose_config("model=wavlm_base_plus_ctc", "data.packing.enabled=true"))
+
+
+def test_the_vocabulary_and_the_data_module_read_the_training_split_once(
+        compose_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import WavLMModel
+
+    import whisper_exp.data.pipeline as pipeline
+    from whisper_exp.run import build_components
+
+    torch.manual_seed(0)
+    WavLMModel(_tiny_ctc().config).save_pretrained(tmp_path / "wavlm")
+    reads: list[str] = []
+    real_read = pipeline.read_split
+    monkeypatch.setattr(pipeline, "read_split", lambda data, split, *a, **k: reads.append(split)
+                        or real_read(data, split, *a, **k))
+    run = validate_config(compose_config("model=wavlm_base_plus_ctc", f"model.checkpoint={tmp_path / 'wavlm'}",
+                                         "data.train_samples=4", "data.max_duration_s=4.0"))
+    parts = build_components(run)
+    assert reads == ["train"] and len(parts.loaded.meta["ctc_vocab"]) > 3  # the vocabulary came from the split
+    parts.datamodule.setup("fit")
+    assert reads == ["train", "validation"]  # the data module prepared train from the same read
+    assert parts.datamodule.drops.as_dict(), "clips over 4 s were dropped and counted in the run's counter"

@@ -6,24 +6,32 @@ from pathlib import Path
 
 import pytest
 from conftest import write_audiofolder, write_tone
+from ctc_defaults import vocab_config
 from transformers import Wav2Vec2CTCTokenizer, WhisperFeatureExtractor
 
-from whisper_exp.config.schema import CtcVocabConfig, DataConfig, SourceConfig
-from whisper_exp.data.ctc_vocab import CtcLabeller, CtcTextNormaliser, build_tokenizer, build_vocabulary
+from whisper_exp.config.defaults import typed_defaults
+from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.pipeline import build_split
+from whisper_exp.families.ctc_vocab import (
+    CtcLabeller,
+    CtcTextNormaliser,
+    CtcVocabConfig,
+    build_tokenizer,
+    build_vocabulary,
+)
 
 TRAIN = ["Don't play play lor!", "The MRT is late, LAH.", "Rock’n’roll at Marine-Parade"]
 
 
 def _labeller(texts: list[str], cfg: CtcVocabConfig | None = None) -> tuple[CtcLabeller, dict[str, int]]:
-    cfg = cfg or CtcVocabConfig()
+    cfg = cfg or vocab_config()
     vocab = build_vocabulary(texts, cfg)
     return CtcLabeller(build_tokenizer(vocab, cfg), cfg), vocab
 
 
 def test_vocabulary_is_the_normalised_training_characters_plus_specials() -> None:
-    vocab = build_vocabulary(TRAIN, CtcVocabConfig())
+    vocab = build_vocabulary(TRAIN, vocab_config())
     letters = set("dontplayorhemrtisaelckn") | {"'"}
     assert {token for token in vocab if len(token) == 1} - {"|"} == letters
     # Sorted characters, then word delimiter, unk, pad (the CTC blank) last.
@@ -35,7 +43,7 @@ def test_vocabulary_is_the_normalised_training_characters_plus_specials() -> Non
 def test_upper_and_lower_case() -> None:
     labeller, vocab = _labeller(TRAIN)
     assert labeller("LAH lah Lah") == labeller("lah lah lah")
-    cased = CtcVocabConfig(lowercase=False)
+    cased = vocab_config(lowercase=False)
     cased_vocab = build_vocabulary(TRAIN, cased)
     assert "M" in cased_vocab and "m" not in cased_vocab and "M" not in vocab and "m" in vocab
     cased_labeller = CtcLabeller(build_tokenizer(cased_vocab, cased), cased)
@@ -50,7 +58,7 @@ def test_apostrophes_are_kept_and_curly_ones_unified() -> None:
     assert ids == labeller("don't")
     assert tokenizer.convert_ids_to_tokens(ids) == ["d", "o", "n", "'", "t"]
     # Dropping apostrophes is a config choice.
-    no_apostrophe = CtcVocabConfig(remove_chars=CtcVocabConfig().remove_chars + "'’")
+    no_apostrophe = vocab_config(remove_chars=vocab_config().remove_chars + "'’")
     assert "'" not in build_vocabulary(TRAIN, no_apostrophe)
 
 
@@ -78,14 +86,14 @@ def test_text_with_nothing_in_the_vocabulary_gets_no_labels() -> None:
 
 
 def test_fixed_character_set_and_bad_vocabularies() -> None:
-    fixed = CtcVocabConfig(chars=["a", "b", "'"])
+    fixed = vocab_config(chars=["a", "b", "'"])
     assert list(build_vocabulary(["ignored text"], fixed)) == ["'", "a", "b", "|", "[UNK]", "[PAD]"]
     with pytest.raises(ValueError, match="no characters left"):
-        build_vocabulary(["?!", "", "..."], CtcVocabConfig())
+        build_vocabulary(["?!", "", "..."], vocab_config())
     with pytest.raises(ValueError, match=r"special token.*\|"):
-        build_vocabulary(["a|b"], CtcVocabConfig())
+        build_vocabulary(["a|b"], vocab_config())
     with pytest.raises(ValueError, match="single characters"):
-        CtcTextNormaliser(CtcVocabConfig(char_map={"ab": "c"}))
+        CtcTextNormaliser(vocab_config(char_map={"ab": "c"}))
 
 
 def test_tokenizer_round_trips_through_save_pretrained(tmp_path: Path) -> None:
@@ -104,7 +112,8 @@ def test_pipeline_drops_and_counts_transcripts_without_vocabulary(tmp_path: Path
     root = write_audiofolder(tmp_path, rows)
     labeller, _ = _labeller(TRAIN)
     drops = DropCounter()
-    data = DataConfig(name="t", sources={"t": SourceConfig(kind="local", path=str(root))})
+    data = typed_defaults(DataConfig, name="t", sources={"t": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(root))})
     split = build_split(data, "train", extractor=WhisperFeatureExtractor(feature_size=80), labeller=labeller,
                         max_label_tokens=100, store=None, seed=0, drops=drops)
     assert split.texts == ["lah lah", "mrt late"]

@@ -10,6 +10,7 @@ import pytest
 from corpus_fixtures import write_cv11_like, write_fleurs_like, write_librispeech_like
 from datasets import interleave_datasets, load_dataset, load_from_disk
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, MixConfig, SourceConfig
 from whisper_exp.data.audio import AudioRef, load_audio
 from whisper_exp.data.errors import DataError, DropCounter
@@ -35,18 +36,19 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cv11(root: Path) -> SourceConfig:
-    return SourceConfig(kind="hub", path=str(root / "cv11"), data_dir="el", revision="refs/convert/parquet",
-                        text_column="sentence", id_column="path", speaker_column="client_id")
+    return typed_defaults(SourceConfig, kind="hub", path=str(root / "cv11"), data_dir="el",
+                          revision="refs/convert/parquet", text_column="sentence", id_column="path",
+                          speaker_column="client_id")
 
 
 def fleurs(root: Path) -> SourceConfig:
-    return SourceConfig(kind="hub", path=str(root / "fleurs"), data_dir="el_gr", revision="refs/convert/parquet",
-                        text_column="raw_transcription")
+    return typed_defaults(SourceConfig, kind="hub", path=str(root / "fleurs"), data_dir="el_gr",
+                          revision="refs/convert/parquet", text_column="raw_transcription")
 
 
 def librispeech(root: Path, name: str = "clean") -> SourceConfig:
-    return SourceConfig(kind="hub", path=str(root / "librispeech"), name=name, text_column="text", id_column="id",
-                        speaker_column="speaker_id")
+    return typed_defaults(SourceConfig, kind="hub", path=str(root / "librispeech"), name=name, text_column="text",
+                          id_column="id", speaker_column="speaker_id")
 
 
 def _rows(table) -> list[dict]:
@@ -102,17 +104,19 @@ def test_interleaving_cv_and_fleurs_into_one_batch_stream(corpora: Path, streami
     ctx = ReadContext(streaming=streaming)
     tables = {"cv11": read_source("cv11", cv11(corpora), "train", ctx),
               "fleurs": read_source("fleurs", fleurs(corpora), "train", ctx)}
-    mixed = list(combine(tables, "train", MixConfig(probabilities={"cv11": 0.5, "fleurs": 0.5}, seed=3)))
+    mixed = list(combine(tables, "train", typed_defaults(MixConfig, probabilities={"cv11": 0.5, "fleurs": 0.5},
+                                                         seed=3)))
     sources = [r["source"] for r in mixed]
     assert set(sources) == {"cv11", "fleurs"} and {r["id"] for r in mixed} >= {r["id"] for t in tables.values()
                                                                               for r in t}
     first = [load_audio(AudioRef.from_datasets(r["audio"]), 16_000) for r in mixed[:6]]
     assert {a.dtype for a in first} == {np.dtype(np.float32)}
-    first_exhausted = list(combine(tables, "train", MixConfig(stopping_strategy="first_exhausted")))
+    first_exhausted = list(combine(tables, "train", typed_defaults(MixConfig, stopping_strategy="first_exhausted")))
     assert len(first_exhausted) < len(mixed)
-    concatenated = list(combine(tables, "train", MixConfig(strategy="concatenate")))
+    concatenated = list(combine(tables, "train", typed_defaults(MixConfig, strategy="concatenate")))
     assert [r["source"] for r in concatenated] == ["cv11"] * 6 + ["fleurs"] * 5
-    assert [r["source"] for r in combine(tables, "validation", MixConfig())] == ["cv11"] * 6 + ["fleurs"] * 5
+    assert [r["source"] for r in combine(tables, "validation",
+                                         typed_defaults(MixConfig))] == ["cv11"] * 6 + ["fleurs"] * 5
 
 
 def test_raw_hub_tables_do_not_align_but_harmonised_ones_do(corpora: Path) -> None:
@@ -139,11 +143,11 @@ def test_bad_configs_name_the_source_and_what_to_fix(corpora: Path, tmp_path: Pa
         read_source("fleurs", fleurs(corpora), "dev", ReadContext())
     with pytest.raises(DataError, match="empty part"):
         read_source("cv11", cv11(corpora), "train+", ReadContext())
-    missing = SourceConfig(kind="hub", path=str(tmp_path), data_dir="el")
+    missing = typed_defaults(SourceConfig, kind="hub", path=str(tmp_path), data_dir="el")
     with pytest.raises(DataError, match="folder not found"):
         read_source("cv11", missing, "train", ReadContext())
     with pytest.raises(DataError, match="kind='tsv' is unknown.*'hub'.*'imda_nsc'.*'manifest'"):
-        read_source("x", SourceConfig(kind="tsv"), "train", ReadContext())
+        read_source("x", typed_defaults(SourceConfig, kind="tsv"), "train", ReadContext())
 
 
 def test_probabilities_must_weigh_every_mixed_source(corpora: Path) -> None:
@@ -151,7 +155,7 @@ def test_probabilities_must_weigh_every_mixed_source(corpora: Path) -> None:
     tables = {"cv11": read_source("cv11", cv11(corpora), "test", ctx),
               "fleurs": read_source("fleurs", fleurs(corpora), "test", ctx)}
     with pytest.raises(DataError, match=r"no weight to source\(s\) \['fleurs'\]"):
-        combine(tables, "train", MixConfig(probabilities={"cv11": 1.0}))
+        combine(tables, "train", typed_defaults(MixConfig, probabilities={"cv11": 1.0}))
 
 
 def test_features_of_hub_audio_are_cached_by_content(corpora: Path, tmp_path: Path) -> None:
@@ -162,7 +166,7 @@ def test_features_of_hub_audio_are_cached_by_content(corpora: Path, tmp_path: Pa
 
     extractor = WhisperFeatureExtractor(feature_size=80)
     store = FeatureStore(tmp_path / "features", LogMelSettings.from_extractor(extractor))
-    data = DataConfig(name="cv", sources={"cv11": cv11(corpora)})
+    data = typed_defaults(DataConfig, name="cv", sources={"cv11": cv11(corpora)})
     first = build_split(data, "test", extractor=extractor, labeller=lambda t: [1, 2], max_label_tokens=448,
                         store=store, seed=0, drops=DropCounter())
     stamps = [Path(p).stat().st_mtime_ns for p in first.feature_paths]

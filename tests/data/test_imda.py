@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from corpus_fixtures import IMDA_LINES, write_imda_like
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ImdaConfig, SourceConfig
 from whisper_exp.data.audio import AudioRef, load_audio, split_zip_path
 from whisper_exp.data.errors import DataError, DropCounter
@@ -61,7 +62,7 @@ def imda_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cfg(root: Path, **imda) -> SourceConfig:
-    return SourceConfig(kind="imda_nsc", path=str(root), imda=ImdaConfig(**imda))
+    return typed_defaults(SourceConfig, kind="imda_nsc", path=str(root), imda=typed_defaults(ImdaConfig, **imda))
 
 
 def test_speaker_disjoint_splits_with_clean_text_and_readable_audio(imda_root: Path) -> None:
@@ -92,12 +93,12 @@ def test_speaker_disjoint_splits_with_clean_text_and_readable_audio(imda_root: P
 
 def test_splits_are_deterministic_and_follow_the_split_seed() -> None:
     speakers = [f"{i:04d}" for i in range(40)]
-    first = speaker_splits(speakers, ImdaConfig(), "imda")
-    assert first == speaker_splits(list(reversed(speakers)), ImdaConfig(), "imda")
-    assert first["test"] != speaker_splits(speakers, ImdaConfig(split_seed=1), "imda")["test"]
+    first = speaker_splits(speakers, typed_defaults(ImdaConfig), "imda")
+    assert first == speaker_splits(list(reversed(speakers)), typed_defaults(ImdaConfig), "imda")
+    assert first["test"] != speaker_splits(speakers, typed_defaults(ImdaConfig, split_seed=1), "imda")["test"]
     assert len(first["test"]) == 2 and len(first["validation"]) == 2 and len(first["train"]) == 36
     with pytest.raises(DataError, match="at least 3"):
-        speaker_splits(["a", "b"], ImdaConfig(), "imda")
+        speaker_splits(["a", "b"], typed_defaults(ImdaConfig), "imda")
 
 
 def test_missing_audio_raises_naming_the_file_or_is_skipped(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tone
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.sources.manifest import read_manifest
@@ -20,8 +21,9 @@ def _jsonl(path: Path, rows: list[dict | str]) -> Path:
 
 
 def nemo(root: Path) -> SourceConfig:
-    return SourceConfig(kind="manifest", path=str(root), audio_column="audio_filepath", text_column="text",
-                        duration_column="duration", splits={"train": "train.jsonl", "test": "test.jsonl"})
+    return typed_defaults(SourceConfig, kind="manifest", path=str(root), audio_column="audio_filepath",
+                          text_column="text", duration_column="duration",
+                          splits={"train": "train.jsonl", "test": "test.jsonl"})
 
 
 @pytest.fixture
@@ -65,7 +67,8 @@ def test_csv_with_a_split_column_and_bad_fields(tmp_path: Path) -> None:
     write_tone(tmp_path / "x.wav", 1.0)
     (tmp_path / "all.csv").write_text('path,text,split\nx.wav,"hello, world",train\nx.wav,again,test\n'
                                       "x.wav,too,many,fields\n")
-    config = SourceConfig(kind="manifest", path=str(tmp_path / "all.csv"), audio_column="path", text_column="text")
+    config = typed_defaults(SourceConfig, kind="manifest", path=str(tmp_path / "all.csv"), audio_column="path",
+                            text_column="text")
     drops = DropCounter()
     assert read_manifest("c", config, "train", on_error="skip", drops=drops)["text"] == ["hello, world"]
     assert drops.as_dict() == {"c": {"unreadable manifest row": 1}}
@@ -78,8 +81,8 @@ def test_common_voice_release_layout(tmp_path: Path) -> None:
     write_tone(root / "clips" / "common_voice_el_1.mp3", 1.0, sample_rate=48_000, subtype="MPEG_LAYER_III")
     header = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccent\tlocale\tsegment\n"
     (root / "train.tsv").write_text(header + 'abc\tcommon_voice_el_1.mp3\tΛέει "γεια".\t2\t0\t\t\t\tel\t\n')
-    config = SourceConfig(kind="manifest", path=str(root), audio_column="path", text_column="sentence",
-                          speaker_column="client_id", audio_dir="clips", splits={"train": "train.tsv"})
+    config = typed_defaults(SourceConfig, kind="manifest", path=str(root), audio_column="path", text_column="sentence",
+                            speaker_column="client_id", audio_dir="clips", splits={"train": "train.tsv"})
     table = read_manifest("cv", config, "train.tsv")
     assert table["text"] == ['Λέει "γεια".'] and table["speaker"] == ["abc"]  # TSV: quotes are text
     assert not math.isnan(table["duration"][0])
@@ -89,11 +92,12 @@ def test_missing_things_are_named(nemo_corpus: Path) -> None:
     with pytest.raises(DataError, match=r"manifest .*dev.jsonl not found.*\['test.jsonl', 'train.jsonl'\]"):
         read_manifest("m", nemo(nemo_corpus), "dev.jsonl")
     (nemo_corpus / "t.tsv").write_text("file\tsentence\n")
-    config = SourceConfig(kind="manifest", path=str(nemo_corpus), audio_column="path", text_column="sentence")
+    config = typed_defaults(SourceConfig, kind="manifest", path=str(nemo_corpus), audio_column="path",
+                            text_column="sentence")
     with pytest.raises(DataError, match=r"no column 'path'.*audio_column.*\['file', 'sentence'\]"):
         read_manifest("m", config, "t.tsv")
     with pytest.raises(DataError, match="manifest not found"):
-        read_manifest("m", SourceConfig(kind="manifest", path=str(nemo_corpus / "none.csv")), "train")
+        read_manifest("m", typed_defaults(SourceConfig, kind="manifest", path=str(nemo_corpus / "none.csv")), "train")
 
 
 def test_manifest_config_composes_and_validates(compose_config, nemo_corpus: Path) -> None:

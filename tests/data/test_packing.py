@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from transformers import WhisperProcessor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ConfigError, DataConfig, PackingConfig, SourceConfig, validate_config
 from whisper_exp.data.errors import DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings, pad_features
-from whisper_exp.data.packing import FRAMES_PER_SECOND, PackedSplit, joined_text, plan_windows
+from whisper_exp.data.packing import PackedSplit, joined_text, plan_windows
 from whisper_exp.data.pipeline import build_split
-from whisper_exp.models.labels import WhisperLabeller
+from whisper_exp.families.whisper_labels import WhisperLabeller
 from whisper_exp.run import run_training
 
 
@@ -49,7 +50,8 @@ def demo_train(demo_subset: Path, tiny_en_processor: WhisperProcessor, tmp_path_
     extractor = tiny_en_processor.feature_extractor
     labeller = WhisperLabeller(tiny_en_processor.tokenizer, english_only=True, language=None, task=None)
     store = FeatureStore(tmp_path_factory.mktemp("features"), LogMelSettings.from_extractor(extractor))
-    data = DataConfig(name="demo", sources={"demo": SourceConfig(kind="local", path=str(demo_subset))})
+    data = typed_defaults(DataConfig, name="demo", sources={"demo": typed_defaults(SourceConfig, kind="local",
+                                                                                   path=str(demo_subset))})
     split = build_split(data, "train", extractor=extractor, labeller=labeller, max_label_tokens=448, store=store,
                         seed=0, drops=DropCounter())
     return split, labeller
@@ -57,13 +59,16 @@ def demo_train(demo_subset: Path, tiny_en_processor: WhisperProcessor, tmp_path_
 
 def test_packed_windows_hold_the_clips_in_order_with_matching_labels(demo_train, tiny_en_processor) -> None:
     split, labeller = demo_train
-    packed = PackedSplit(split, labeller, PackingConfig(enabled=True, max_seconds=12.0, gap_seconds=0.2),
-                         max_label_tokens=448, seed=1)
+    fps = LogMelSettings.from_extractor(tiny_en_processor.feature_extractor).frames_per_second
+    assert fps == 100  # Whisper: hop 160 samples at 16 kHz
+    packed = PackedSplit(split, labeller, typed_defaults(PackingConfig, enabled=True, max_seconds=12.0,
+                                                         gap_seconds=0.2),
+                         max_label_tokens=448, seed=1, frames_per_second=fps)
     assert 1 < len(packed) < len(split)
     seen: list[str] = []
     for index in range(len(packed)):
         item, window = packed[index], packed.windows[index]
-        assert len(item["features"]) == window.frames <= 12 * FRAMES_PER_SECOND
+        assert len(item["features"]) == window.frames <= 12 * fps
         # Audio order: each member's own frames sit at its offset, separated by the gap.
         offset = 0
         for member in window.members:

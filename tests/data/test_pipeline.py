@@ -1,4 +1,5 @@
-"""Split preparation: filters counted per reason, bad audio raised or skipped, nested subsets."""
+"""Split preparation: filters counted per reason, bad audio raised or skipped (nested subsets:
+test_subsets_and_streaming.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings
-from whisper_exp.data.pipeline import build_split, nested_subset
+from whisper_exp.data.pipeline import build_split
 
 
 def _labeller(text: str) -> list[int]:
@@ -19,7 +21,8 @@ def _labeller(text: str) -> list[int]:
 
 
 def _data(path: Path, **overrides) -> DataConfig:
-    return DataConfig(name="t", sources={"t": SourceConfig(kind="local", path=str(path))}, **overrides)
+    return typed_defaults(DataConfig, name="t", sources={"t": typed_defaults(SourceConfig, kind="local",
+                                                                             path=str(path))}, **overrides)
 
 
 def _build(data: DataConfig, split: str, tmp_path: Path, drops: DropCounter, max_label_tokens: int = 448):
@@ -56,7 +59,7 @@ def test_faults_are_skipped_and_counted_per_reason(messy: Path, tmp_path: Path) 
     split = _build(_data(messy, on_error="skip"), "train", tmp_path, drops, max_label_tokens=20)
     assert split.texts == ["a fine clip", "stereo at forty four point one"]
     assert drops.as_dict() == {"t": {"empty transcript": 1, "label longer than 20 tokens": 1,
-                                     "longer than 30.0 s": 1, "shorter than 0.1 s": 1, "unreadable audio": 2}}
+                                     "longer than 30.0 s": 1, "zero-length audio": 1, "unreadable audio": 2}}
     assert split[1]["features"].shape[1] == 80
     assert len(split.labels[0]) == 3 + 3
 
@@ -71,12 +74,3 @@ def test_features_are_reused_from_the_store(tmp_path: Path) -> None:
     assert second.feature_paths == first.feature_paths
     assert Path(second.feature_paths[0]).stat().st_mtime_ns == stamp
 
-
-def test_nested_subsets_are_nested_and_deterministic() -> None:
-    s250, s500, s1000 = (set(nested_subset(2500, n, seed=7)) for n in (250, 500, 1000))
-    assert len(s250) == 250 and len(s500) == 500 and len(s1000) == 1000
-    assert s250 <= s500 <= s1000
-    assert nested_subset(2500, 500, seed=7) == nested_subset(2500, 500, seed=7)
-    assert set(nested_subset(2500, 500, seed=8)) != s500
-    assert nested_subset(10, None, seed=0) == list(range(10))
-    assert nested_subset(10, 50, seed=0) == list(range(10))

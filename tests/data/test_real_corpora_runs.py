@@ -121,5 +121,6 @@ def test_design_card_command_composes_and_asks_for_the_corpus(compose_config) ->
 def test_every_data_config_validates(compose_config, name: str) -> None:
     run = validate_config(compose_config("model=small", f"data={name}", "++data.root=/r", "++data.path=/p"))
     assert run.data.name == name and run.data.sources
+    sets = {"train", *(run.data.validation_sets or ["validation"]), *(run.data.test_sets or ["test"])}
     for source in run.data.sources.values():
-        assert set(source.splits) <= {"train", "validation", "test"}
+        assert set(source.splits) <= sets

@@ -11,13 +11,14 @@ import pytest
 from conftest import write_audiofolder, write_tone
 from transformers import WhisperFeatureExtractor
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import DataConfig, SourceConfig
-from whisper_exp.data.collate import WhisperCollator
 from whisper_exp.data.datamodule import SpeechDataModule
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.features import FeatureStore, LogMelSettings
 from whisper_exp.data.pipeline import build_split, build_stream
 from whisper_exp.data.streaming import EpochDataLoader
+from whisper_exp.families.whisper import WhisperCollator
 
 EXTRACTOR = WhisperFeatureExtractor(feature_size=80)
 
@@ -38,9 +39,10 @@ def big_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _manifest_data(root: Path, **overrides) -> DataConfig:
-    source = SourceConfig(kind="manifest", path=str(root), audio_column="audio_filepath", text_column="text",
-                          duration_column="duration", id_column="id", splits={"train": "train.jsonl"})
-    return DataConfig(name="big", sources={"big": source}, **overrides)
+    source = typed_defaults(SourceConfig, kind="manifest", path=str(root), audio_column="audio_filepath",
+                            text_column="text", duration_column="duration", id_column="id",
+                            splits={"train": "train.jsonl"})
+    return typed_defaults(DataConfig, name="big", sources={"big": source}, **overrides)
 
 
 def test_eager_subsets_are_nested_usable_and_deterministic(big_manifest: Path, tmp_path: Path) -> None:
@@ -87,8 +89,9 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _tone_data(root: Path, **overrides) -> DataConfig:
-    source = SourceConfig(kind="local", path=str(root))
-    return DataConfig(name="tones", sources={"tones": source}, streaming=True, stream_shards=4, **overrides)
+    source = typed_defaults(SourceConfig, kind="local", path=str(root))
+    return typed_defaults(DataConfig, name="tones", sources={"tones": source}, streaming=True, stream_shards=4,
+                          **overrides)
 
 
 def _stream(root: Path, split: str, rank: int = 0, world_size: int = 1, drops: DropCounter | None = None,

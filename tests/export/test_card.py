@@ -8,6 +8,7 @@ import huggingface_hub.constants
 import pytest
 from huggingface_hub import ModelCard
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ExportConfig
 from whisper_exp.export import after_training
 from whisper_exp.export.card import PushError, card_metadata, check_can_push, write_card
@@ -55,7 +56,7 @@ def test_push_without_token_or_offline_fails_at_once_and_changes_nothing(
     monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no_token"))  # nor a stored one
     hf_dir = tmp_path / "hf_model"
     hf_dir.mkdir()
-    export = ExportConfig(formats=["hf", "ct2"], push_to_hub="someone/model")
+    export = typed_defaults(ExportConfig, formats=["hf", "ct2"], push_to_hub="someone/model")
     with pytest.raises(PushError, match="no Hugging Face token"):
         after_training(export, tmp_path, hf_dir, SUMMARY)
     assert [p.name for p in tmp_path.iterdir()] == ["hf_model"] and not any(hf_dir.iterdir())

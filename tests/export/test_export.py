@@ -12,6 +12,7 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ConfigError, ExportParityConfig, validate_config
 from whisper_exp.export import REPORT_FILE, ExportPlan, export_all, verify_exports
 from whisper_exp.export.__main__ import main as export_main
@@ -25,8 +26,8 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("pywhispercpp")
 
 # Few clips, few tokens: a random model's transcripts are noise, only their agreement matters.
-QUICK_PARITY = ExportParityConfig(clips=3, max_new_tokens=6, threshold=0.0, threshold_quantized=0.0,
-                                  max_wer_increase=10.0, encoder_clips=2)
+QUICK_PARITY = typed_defaults(ExportParityConfig, clips=3, max_new_tokens=6, threshold=0.0, threshold_quantized=0.0,
+                              max_wer_increase=10.0, encoder_clips=2)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,8 @@ def test_parity_fails_on_a_corrupted_export(random_whisper_dir: Path, tmp_path: 
             if name.endswith("fc2.weight"):
                 param.mul_(-3.0)
     model.save_pretrained(corrupted)
-    plan = ExportPlan(formats=["ct2"], parity=ExportParityConfig(clips=3, max_new_tokens=6, threshold=0.9))
+    plan = ExportPlan(formats=["ct2"],
+                      parity=typed_defaults(ExportParityConfig, clips=3, max_new_tokens=6, threshold=0.9))
     exported = export_all(corrupted, tmp_path / "out", ExportPlan(formats=["ct2"], verify=False))
     with pytest.raises(ParityError, match=r"fails parity.*differing clips: test/sg_test_000"):
         verify_exports(random_whisper_dir, tmp_path / "out", exported["exports"], plan)
@@ -127,7 +129,7 @@ def test_config_rejects_unknown_export_format(compose_config) -> None:
 @pytest.mark.slow
 def test_tiny_en_exports_match_transformers(tiny_en_dir: Path, tmp_path: Path) -> None:
     """The real tiny.en: CTranslate2 float32 transcripts are transformers greedy's; whisper.cpp float16's are close."""
-    parity = ExportParityConfig(clips=5, threshold=1.0, threshold_quantized=0.0, max_wer_increase=0.05)
+    parity = typed_defaults(ExportParityConfig, clips=5, threshold=1.0, threshold_quantized=0.0, max_wer_increase=0.05)
     plan = ExportPlan(formats=["ct2", "ggml"], parity=parity, threads=1)
     report = export_all(tiny_en_dir, tmp_path, plan)
     ct2, ggml = (entry["parity"] for entry in report["exports"])

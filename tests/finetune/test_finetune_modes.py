@@ -11,7 +11,9 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, ModelConfig, validate_config
+from whisper_exp.config.defaults import typed_defaults
+from whisper_exp.config.schema import ConfigError, FinetuneConfig, LoraSettings, validate_config
+from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune import (
     FinetuneError,
     add_lora,
@@ -22,6 +24,8 @@ from whisper_exp.finetune import (
     merge_lora,
     settings_record,
 )
+from whisper_exp.finetune.freezing import resolve_frozen_layers
+from whisper_exp.finetune.lora import load_merged
 from whisper_exp.models.loading import load_whisper
 
 
@@ -52,8 +56,8 @@ def model(random_whisper_dir: Path) -> WhisperForConditionalGeneration:
 
 
 def ft(**kwargs) -> FinetuneConfig:
-    lora = kwargs.pop("lora", None)
-    return FinetuneConfig(**kwargs, lora=lora or LoraSettings())
+    """finetune=full's values (conf/finetune/full.yaml, their one source), with `kwargs`."""
+    return typed_defaults(FinetuneConfig, **kwargs)
 
 
 def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -> None:
@@ -70,7 +74,8 @@ def test_counts_per_mode_match_the_config_dimensions(random_whisper_dir: Path) -
     presets = {"full": ft(), "frozen_layers=1": ft(frozen_layers=1), "freeze_encoder": ft(frozen_layers="all"),
                "frozen_layers=2 (= all)": ft(frozen_layers=2), "freeze_decoder": ft(freeze_decoder=True)}
     for label, preset in presets.items():
-        result = apply_finetune(WhisperForConditionalGeneration.from_pretrained(random_whisper_dir), preset)
+        result = apply_finetune(WhisperForConditionalGeneration.from_pretrained(random_whisper_dir), preset,
+                                layer_map=WHISPER_LAYERS)
         assert result.counts.total == n["total"], label
         assert result.counts.trainable == expected_trainable[label], label
         assert result.counts.frozen == n["total"] - expected_trainable[label], label
@@ -88,8 +93,9 @@ def test_lora_trains_exactly_the_adapters(random_whisper_dir: Path, targets) -> 
         per_enc, per_dec = 2 * r * 2 * d, 4 * r * 2 * d
     adapters = config.encoder_layers * per_enc + config.decoder_layers * per_dec
     model = WhisperForConditionalGeneration.from_pretrained(random_whisper_dir)
-    result = apply_finetune(model, ft(name="lora", lora=LoraSettings(enabled=True, r=r, alpha=8,
-                                                                     target_modules=targets)))
+    result = apply_finetune(model, ft(name="lora", lora=typed_defaults(LoraSettings, enabled=True, r=r, alpha=8,
+                                                                       target_modules=targets)),
+                            layer_map=WHISPER_LAYERS)
     assert result.counts.trainable == adapters
     assert result.counts.total == expected_counts(config)["total"] + adapters
     assert result.adapter is not None and result.adapter.get_base_model() is model  # injected in place
@@ -98,14 +104,14 @@ def test_lora_trains_exactly_the_adapters(random_whisper_dir: Path, targets) -> 
 
 def test_frozen_layers_beyond_the_encoder_and_nothing_left_to_train_fail_clearly(model) -> None:
     with pytest.raises(FinetuneError, match=r"frozen_layers=5 but this encoder has 2 layers"):
-        apply_finetune(model, ft(frozen_layers=5))
+        apply_finetune(model, ft(frozen_layers=5), layer_map=WHISPER_LAYERS)
     with pytest.raises(FinetuneError, match="no trainable parameter"):
-        apply_finetune(model, ft(frozen_layers="all", freeze_decoder=True))
+        apply_finetune(model, ft(frozen_layers="all", freeze_decoder=True), layer_map=WHISPER_LAYERS)
 
 
 def test_checkpointing_recomputes_only_layers_that_train(model) -> None:
     """frozen_layers=1: encoder layer 0 runs once, layer 1 (trainable) runs again in the backward pass."""
-    apply_finetune(model, ft(frozen_layers=1), gradient_checkpointing=True)
+    apply_finetune(model, ft(frozen_layers=1), layer_map=WHISPER_LAYERS, gradient_checkpointing=True)
     calls = {0: 0, 1: 0}
     for index in calls:
         def count(*_, index=index) -> None:
@@ -124,7 +130,7 @@ def test_checkpointing_recomputes_only_layers_that_train(model) -> None:
 
 
 def test_checkpointing_with_cache_off_logs_no_warning(model, caplog: pytest.LogCaptureFixture) -> None:
-    apply_finetune(model, ft(), gradient_checkpointing=True)
+    apply_finetune(model, ft(), layer_map=WHISPER_LAYERS, gradient_checkpointing=True)
     with caplog.at_level(logging.WARNING):
         model(input_features=torch.randn(1, 80, 3000), labels=torch.tensor([[50257, 7, 50256]])).loss.backward()
     assert not [r for r in caplog.records if "cache" in r.getMessage().lower()]
@@ -136,7 +142,7 @@ def _logits(model: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
 
 
 def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path: Path) -> None:
-    adapter = add_lora(model, LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0))
+    adapter = add_lora(model, typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0))
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -152,9 +158,29 @@ def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path:
     torch.testing.assert_close(_logits(reloaded, features), adapted, rtol=1e-4, atol=1e-4)
 
 
+def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, random_whisper_dir: Path) -> None:
+    settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
+    add_lora(model, settings)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.5)
+    model.eval()
+    features = torch.randn(1, 80, 3000)
+    expected = _logits(model, features)
+    record = settings_record(settings)
+    del record["modules_to_save"], record["adapter_only_checkpoints"]  # an old record: these keys came later
+    adapters = {k: v for k, v in model.state_dict().items() if ".lora_" in k}
+    base = WhisperForConditionalGeneration.from_pretrained(random_whisper_dir)
+    merged = load_merged(base, record, adapters, "old.ckpt")  # the missing keys: conf/finetune/full.yaml's values
+    assert not [k for k in merged.state_dict() if "lora" in k]
+    torch.testing.assert_close(_logits(merged.eval(), features), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, random_whisper_dir: Path,
-                                                                     tmp_path: Path, cache_dir: Path) -> None:
-    settings = LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0)
+                                                                     tmp_path: Path, cache_dir: Path,
+                                                                     compose_config) -> None:
+    settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
     add_lora(model, settings)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
@@ -167,8 +193,8 @@ def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, rando
     ckpt = tmp_path / "lora.ckpt"
     torch.save({"state_dict": adapters_only,
                 "whisper_exp": {"lora": settings_record(settings), "base_weights": str(random_whisper_dir)}}, ckpt)
-    loaded = load_whisper(ModelConfig(name="tiny.en", hub_id="openai/whisper-tiny.en", english_only=True,
-                                      checkpoint=str(ckpt)), cache_dir)
+    loaded = load_whisper(validate_config(compose_config("model=tiny.en", f"model.checkpoint={ckpt}")).model,
+                          cache_dir)
     assert not [k for k in loaded.model.state_dict() if "lora" in k]
     torch.testing.assert_close(_logits(loaded.model.eval(), features), expected, rtol=1e-4, atol=1e-4)
 
@@ -177,7 +203,7 @@ def test_lora_8bit_fails_at_once_without_cuda() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the 8-bit path is exercised on GPUs")
     with pytest.raises(FinetuneError, match="needs a CUDA GPU.*finetune=lora"):
-        load_kwargs(ft(name="lora_8bit", load_in_8bit=True, lora=LoraSettings(enabled=True)))
+        load_kwargs(ft(name="lora_8bit", load_in_8bit=True, lora=typed_defaults(LoraSettings, enabled=True)))
     assert load_kwargs(ft()) == {}
 
 
@@ -207,13 +233,13 @@ def test_every_preset_composes_and_describes_itself(compose_config, preset: str,
                                                     mode: str) -> None:
     run = validate_config(compose_config(f"finetune={preset}", *overrides))
     assert run.finetune.name == preset
-    assert describe_finetune(run.finetune, n_encoder_layers=4) == mode
+    assert describe_finetune(run.finetune, resolve_frozen_layers(run.finetune.frozen_layers, 4), 4) == mode
 
 
-def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path,
+def test_dropout_above_point_one_warns(random_whisper_dir: Path, cache_dir: Path, compose_config,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    cfg = ModelConfig(name="tiny.en", hub_id="x", english_only=True, checkpoint=str(random_whisper_dir),
-                      dropout=0.2, attention_dropout=0.05)
+    cfg = validate_config(compose_config("model=tiny.en", f"model.checkpoint={random_whisper_dir}",
+                                         "model.dropout=0.2", "model.attention_dropout=0.05")).model
     with caplog.at_level(logging.WARNING):
         loaded = load_whisper(cfg, cache_dir)
     assert loaded.model.config.dropout == 0.2 and loaded.model.config.attention_dropout == 0.05

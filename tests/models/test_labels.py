@@ -9,7 +9,7 @@ import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from whisper_exp.data.collate import LABEL_PAD, pad_labels
-from whisper_exp.models.labels import WhisperLabeller
+from whisper_exp.families.whisper_labels import WhisperLabeller
 
 
 def test_english_only_labels(tiny_en_processor: WhisperProcessor) -> None:

@@ -11,6 +11,7 @@ import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from whisper_exp.config.schema import EncoderCacheSettings, GenerationConfig, OptimizerConfig
+from whisper_exp.families.whisper import WHISPER_LAYERS
 from whisper_exp.finetune.freezing import freeze_encoder_layers
 from whisper_exp.metrics.wer import build_normaliser
 from whisper_exp.models.encoder_cache import build_encoder_cache
@@ -21,16 +22,23 @@ from whisper_exp.tasks.whisper import WhisperTask
 LOSS_TOLERANCE = {"float16": 1e-3, "bfloat16": 1e-2}
 
 
+# Not used by these tests (no optimiser steps); every field given, as the typed view has no defaults.
+OPTIMIZER = OptimizerConfig(name="unused", lr=1e-4, lr_divisor=40.0, warmup_steps=None, warmup_fraction=0.0,
+                            no_decay=[])
+
+
 def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: str = "float16") -> WhisperTask:
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     n_layers = len(model.get_encoder().layers)
-    freeze_encoder_layers(model, n_layers if frozen == "all" else int(frozen))
-    cache = (build_encoder_cache(model, EncoderCacheSettings(enabled=True, dtype=dtype), frozen, cache_root)
+    depth = n_layers if frozen == "all" else int(frozen)
+    freeze_encoder_layers(model, WHISPER_LAYERS, depth)
+    cache = (build_encoder_cache(model, EncoderCacheSettings(enabled=True, dtype=dtype), depth, cache_root)
              if cache_root is not None else None)
     processor = WhisperProcessor.from_pretrained(model_dir)
-    task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=8, num_beams=1), english_only=True,
+    task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
+                       generation=GenerationConfig(language=None, task=None, num_beams=1, max_new_tokens=8,
+                                                   log_examples=20),
                        normaliser=build_normaliser("basic", None), encoder_cache=cache)
     return task.eval()
 
@@ -72,15 +80,20 @@ def test_cached_gradients_reach_only_the_trainable_rest(random_whisper_dir: Path
     assert task.model.model.decoder.layers[0].fc1.weight.grad is not None
 
 
+# bf16-mixed explicitly: autocast once refused the float16 cache entries (the demo's recipe on a bf16 CPU).
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_run_with_encoder_cache_reuses_it_from_the_second_epoch(compose_config, random_whisper_dir: Path,
-                                                                demo_subset: Path) -> None:
+                                                                demo_subset: Path, precision: str,
+                                                                tmp_path: Path) -> None:
     cfg = compose_config(f"model.checkpoint={random_whisper_dir}", "data=local", f"data.path={demo_subset}",
+                         f"trainer.precision={precision}", f"paths.cache_dir={tmp_path / 'cache'}",
                          "finetune=freeze_encoder", "finetune.encoder_cache.enabled=true", "logger=none",
                          "trainer.max_epochs=2", "trainer.max_steps=-1", "trainer.baseline_eval=false",
                          "trainer.enable_progress_bar=false", "export.enabled=false", "data.batch_size=4",
                          "data.eval_batch_size=4", "generation.max_new_tokens=4")
     run_training(cfg)
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
+    assert summary["precision"] == precision
     stats = summary["encoder_cache"]
     # 8 train clips seen twice, validation (4) after each epoch, test (4) once: only first sightings miss.
     assert stats["misses"] == 8 + 4 + 4

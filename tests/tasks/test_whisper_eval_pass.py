@@ -3,6 +3,8 @@ loss and greedy generation, with exactly the loss and transcripts of the separat
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,13 +15,18 @@ from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
 from whisper_exp.metrics.wer import build_normaliser
 from whisper_exp.tasks.whisper import WhisperTask
 
+# Not used by these tests (no optimiser steps); every field given, as the typed view has no defaults.
+OPTIMIZER = OptimizerConfig(name="unused", lr=1e-4, lr_divisor=40.0, warmup_steps=None, warmup_fraction=0.0,
+                            no_decay=[])
+
 
 def _task(model_dir: Path, num_beams: int) -> WhisperTask:
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     processor = WhisperProcessor.from_pretrained(model_dir)
-    task = WhisperTask(model, processor.tokenizer, optimizer=OptimizerConfig(lr=1e-4),
-                       generation=GenerationConfig(max_new_tokens=12, num_beams=num_beams), english_only=True,
+    task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
+                       generation=GenerationConfig(language=None, task=None, num_beams=num_beams, max_new_tokens=12,
+                                                   log_examples=20),
                        normaliser=build_normaliser("basic", None))
     return task.eval()
 
@@ -55,3 +62,33 @@ def test_eval_pass_matches_separate_loss_and_generation(random_whisper_dir: Path
     # Greedy: the loss pass projects the encoder outputs once and generation reuses them; beam search
     # (batch expanded per beam) projects its own.
     assert calls[0] == (1 if num_beams == 1 else 2)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize("num_beams", [1, 2])
+def test_evaluation_raises_no_generation_deprecation_notices(random_whisper_dir: Path, num_beams: int) -> None:
+    """transformers 5 used to warn on every batch (max_new_tokens with max_length, generation_config with generation
+    arguments, past_key_values); generation settings now go the way the library expects."""
+    task = _task(random_whisper_dir, num_beams)
+    records = _Records()
+    library = logging.getLogger("transformers")
+    library.addHandler(records)
+    logging.Logger.warning_once.cache_clear()  # transformers' once-per-process notices: see them again here
+    try:
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            task.loss_and_transcribe(_batch())
+            task.transcribe(_batch())
+    finally:
+        library.removeHandler(records)
+    assert records.messages == []
+    assert [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))
+            and "transformers" in w.filename] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import LoggerConfig
 from whisper_exp.tracking.loggers import SweepJob, build_logger, current_sweep, run_group, run_tags
 
@@ -13,11 +14,11 @@ def test_runs_of_one_sweep_share_a_group_and_carry_model_data_finetune_lr_tags(t
     job = SweepJob(sweep_dir="/x/multirun/2026-11-22/10-00-00_train", number=3,
                    overrides=("optimizer.lr=1e-05", "finetune.frozen_layers=2"))
     assert job.run_name == "3: optimizer.lr=1e-05 finetune.frozen_layers=2"
-    cfg = LoggerConfig(name="wandb", group="train", mode="offline")
+    cfg = typed_defaults(LoggerConfig, name="wandb", group="train", mode="offline")
     assert run_group(cfg, job) == "2026-11-22/10-00-00_train"
     assert run_group(cfg, None) == "train"
     explicit = SweepJob(sweep_dir=job.sweep_dir, number=0, overrides=("logger.group=mine",))
-    assert run_group(LoggerConfig(group="mine"), explicit) == "mine"
+    assert run_group(typed_defaults(LoggerConfig, group="mine"), explicit) == "mine"
     tags = run_tags(["tiny.en", "demo_sg", "full"], "frozen_layers=2", 1e-5)
     assert tags == ["tiny.en", "demo_sg", "full", "frozen_layers=2", "lr=1e-05"]
     assert run_tags(["tiny.en", "full"], "full", 3.75e-5) == ["tiny.en", "full", "lr=3.75e-05"]

@@ -74,3 +74,27 @@ class SignalAt(L.Callback):
                            batch_idx: int) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.Signals(self.signum))
+
+
+class SignalAtValidation(L.Callback):
+    """Sends `signum` to this process when the first validation batch ends (the zero-shot baseline: outside
+    training)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        os.kill(os.getpid(), signal.Signals(self.signum))
+
+
+class KillAt(L.Callback):
+    """SIGKILLs this process when training step `step` is about to start (its checkpoint for `step` is written)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import LossHealthConfig
 from whisper_exp.training.health import LossHealthMonitor, assess_loss_curve
 
@@ -18,7 +19,7 @@ DEMO_HEALTHY = [1.47, 1.78, 1.53, 1.24, 1.0, 1.53, 1.0, 0.71, 1.03, 0.7, 0.66, 0
 # …and at 1e-3 (27× the rule): the loss shoots up from the pretrained model's 1.5 and needs 20 steps to return.
 DEMO_TOO_HIGH_LR = [1.47, 1.78, 5.8, 2.27, 3.21, 4.1, 3.84, 4.17, 2.89, 3.58, 1.92, 1.67, 1.66, 1.94, 1.88, 1.5, 1.45,
                     1.16, 1.01, 0.77, 1.26, 1.6, 1.26, 1.48, 0.51, 0.68, 1.22, 0.89, 1.1, 0.66]
-CFG = LossHealthConfig(steps=30)
+CFG = typed_defaults(LossHealthConfig, steps=30)
 
 
 def test_a_healthy_fine_tune_is_not_flagged() -> None:
@@ -61,12 +62,12 @@ def test_the_callback_assesses_once_the_window_is_full(caplog: pytest.LogCapture
     class FakeTrainer:
         is_global_zero = True
 
-    monitor = LossHealthMonitor(LossHealthConfig(steps=5), lr=3e-5)
+    monitor = LossHealthMonitor(typed_defaults(LossHealthConfig, steps=5), lr=3e-5)
     with caplog.at_level(logging.INFO):
         for loss in (2.0, 2.0, 2.1, 2.0, 2.05, 0.1):
             monitor.on_train_batch_end(FakeTrainer(), None, {"loss": torch.tensor(loss)}, None, 0)
     assert monitor.report is not None and monitor.report.steps == 5  # the 6th loss came after the verdict
     assert [r.levelname for r in caplog.records if "loss health" in r.getMessage()] == ["WARNING"]
-    restored = LossHealthMonitor(LossHealthConfig(steps=5))
+    restored = LossHealthMonitor(typed_defaults(LossHealthConfig, steps=5))
     restored.load_state_dict(monitor.state_dict())  # survives a resume
     assert restored.report == monitor.report

@@ -18,6 +18,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import open_dict
 
 from whisper_exp.__main__ import CONFIG_DIR
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ConfigError, StrategyConfig, validate_config
 from whisper_exp.training import strategy as strategy_module
 from whisper_exp.training.checkpoints import AtomicCheckpointIO
@@ -30,7 +31,13 @@ from whisper_exp.training.strategy import (
 )
 from whisper_exp.training.trainer import build_trainer
 
-STRATEGIES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "whisper_exp" / "conf" / "strategy").glob("*.yaml"))
+STRATEGY_DIR = Path(CONFIG_DIR) / "strategy"
+STRATEGIES = sorted(p.stem for p in STRATEGY_DIR.glob("*.yaml"))
+
+
+def _strategy(**overrides: object) -> StrategyConfig:
+    """strategy=auto's values (conf/strategy/auto.yaml, their one source), with `overrides`."""
+    return typed_defaults(StrategyConfig, **overrides)
 
 
 @pytest.fixture
@@ -61,24 +68,24 @@ def test_bad_precision_and_strategy_are_rejected(compose_config) -> None:
 
 
 def test_ddp_and_ddp_spawn_build_lightning_ddp() -> None:
-    ddp = build_strategy(StrategyConfig(strategy="ddp", find_unused_parameters=True, process_group_backend="gloo"))
+    ddp = build_strategy(_strategy(strategy="ddp", find_unused_parameters=True, process_group_backend="gloo"))
     assert isinstance(ddp, DDPStrategy) and ddp._start_method == "popen"
     assert ddp._ddp_kwargs == {"find_unused_parameters": True}
     assert ddp.process_group_backend == "gloo"
-    spawn = build_strategy(StrategyConfig(strategy="ddp_spawn"))
+    spawn = build_strategy(_strategy(strategy="ddp_spawn"))
     assert isinstance(spawn, DDPStrategy) and spawn._start_method == "spawn"
-    assert build_strategy(StrategyConfig()) == "auto"
+    assert build_strategy(_strategy()) == "auto"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 def test_fsdp_and_deepspeed_refuse_clearly_without_their_requirements() -> None:
     with pytest.raises(StrategyError, match="fsdp needs CUDA GPUs.*strategy=ddp"):
-        build_strategy(StrategyConfig(strategy="fsdp"))
+        build_strategy(_strategy(strategy="fsdp"))
     try:
         import deepspeed  # noqa: F401
     except ImportError:
         with pytest.raises(StrategyError, match=r"pip install -e '\.\[deepspeed\]'"):
-            build_strategy(StrategyConfig(strategy="deepspeed"))
+            build_strategy(_strategy(strategy="deepspeed"))
 
 
 def test_fsdp_wraps_each_whisper_block(random_whisper_dir: Path) -> None:

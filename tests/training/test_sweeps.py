@@ -10,6 +10,8 @@ import pytest
 import yaml
 from run_helpers import run_cli, tiny_run_overrides
 
+from whisper_exp.scaling.collect import collect_local
+
 
 def summaries(sweep_dir: Path) -> dict[str, dict]:
     """Job number → summary.json of every job in a sweep dir."""
@@ -21,7 +23,17 @@ def test_lr_by_frozen_layers_sweep_survives_a_failing_job(tmp_path: Path, random
                                                           demo_subset: Path) -> None:
     sweep = tmp_path / "sweep"
     done = run_cli("-m", "optimizer.lr=1e-5,3e-5", "finetune.frozen_layers=0,2,9",
-                   *tiny_run_overrides(random_whisper_dir, demo_subset), f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+                   *tiny_run_overrides(random_whisper_dir, demo_subset), f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+                   check=False)
+    assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]  # CI and schedulers see the failed jobs
+    record = json.loads((sweep / "sweep_summary.json").read_text())
+    assert (record["completed"], record["failed"]) == (4, 2) and record["metric"] == "best_val_wer"
+    by_job = {job["job"]: job for job in record["jobs"]}
+    assert sorted(by_job) == list(range(6))
+    assert {job["status"] for job in by_job.values() if "finetune.frozen_layers=9" in job["overrides"]} == {"failed"}
+    assert all(job["metric"] is not None for job in by_job.values() if job["status"] == "completed")
+    collection = collect_local([sweep / "sweep_summary.json"])  # the scaling reader takes the sweep record
+    assert len(collection.runs) == 4 and len(collection.excluded) == 2
     jobs = summaries(sweep)
     assert sorted(jobs) == [str(n) for n in range(6)]  # one run dir and summary per job
     failed = {n: s for n, s in jobs.items() if s["status"] == "failed"}

@@ -8,95 +8,107 @@ dataclass, never the whole config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
+
+from whisper_exp.config.resolvers import lr_rule
 
 
 class ConfigError(ValueError):
     """A config value is missing, unknown or out of range; the message names the key."""
 
 
-@dataclass
-class CtcVocabConfig:
-    """CTC character vocabulary and the text normalisation applied to transcripts before labelling."""
-
-    # Lower-case transcripts (the vocabulary then has no upper-case letters).
-    lowercase: bool = True
-    # Characters replaced before labelling (curly apostrophes → ', dashes → space, …).
-    char_map: dict[str, str] = field(default_factory=lambda: {"’": "'", "‘": "'", "`": "'", "-": " ", "–": " ",
-                                                               "—": " "})
-    # Characters dropped before labelling (punctuation); apostrophes stay unless listed here.
-    remove_chars: str = ",.?!;:\"“”()[]{}…"
-    word_delimiter: str = "|"
-    unk_token: str = "[UNK]"
-    pad_token: str = "[PAD]"
-    # A fixed character set (word delimiter, unk and pad are added); null: built from the training transcripts.
-    chars: list[str] | None = None
+def choices(*allowed: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata: the values a string key may take (checked by `check_choices`, with the key's name)."""
+    return {"choices": allowed}
 
 
-@dataclass
-class CtcConfig:
-    """CTC-family settings (wav2vec2 / WavLM / HuBERT + CTC head); Whisper models ignore them."""
-
-    # Feature extractor, per checkpoint: zero-mean unit-variance waveform; attention mask over padding
-    # (only for checkpoints trained with one: layer-norm feature encoders, e.g. WavLM-large, HuBERT-large).
-    do_normalize: bool = True
-    return_attention_mask: bool = True
-    vocab: CtcVocabConfig = field(default_factory=CtcVocabConfig)
-    # SpecAugment-style masking of the feature-encoder output during training.
-    mask_time_prob: float = 0.05
-    mask_time_length: int = 10
-    mask_feature_prob: float = 0.0
-    mask_feature_length: int = 10
-    # Regularisation beyond model.dropout (hidden), attention_dropout and activation_dropout.
-    feat_proj_dropout: float = 0.0
-    final_dropout: float = 0.0
-    layerdrop: float = 0.0
-    # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
-    ctc_loss_reduction: str = "mean"
-    ctc_zero_infinity: bool = True
+def check_choices(node: Any, prefix: str) -> None:
+    """Every field of dataclass `node` (and of the dataclasses below it) declared with `choices` holds one of
+    them; ConfigError names the key (`prefix` + field path) otherwise."""
+    if not is_dataclass(node):
+        return
+    for spec in fields(node):
+        if spec.metadata.get("family_options"):
+            continue  # the family checks its own (families.base.Family.check), under its own key
+        value = getattr(node, spec.name)
+        allowed = spec.metadata.get("choices")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{prefix}{spec.name}={value!r} is not one of {allowed}")
+        children = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, child in children:
+            check_choices(child, f"{prefix}{spec.name}." + (f"{key}." if key is not None else ""))
 
 
 @dataclass
 class ModelConfig:
-    """One checkpoint: where its weights come from and its published facts."""
+    """One checkpoint: where its weights come from and its published facts.
 
-    family: str = "whisper"
-    name: str = "???"
-    hub_id: str = "???"
-    source: str = "auto"
-    bundled: str | None = None
-    checkpoint: str | None = None
-    params: int = 0
-    num_mel_bins: int = 80
-    english_only: bool = False
-    pretrain_lr: float = 0.0
-    language: str | None = None
-    task: str | None = "transcribe"
-    max_target_positions: int = 448
-    dropout: float = 0.0
-    attention_dropout: float = 0.0
-    activation_dropout: float = 0.0
+    `family` names the module of whisper_exp/families/ that loads, labels, featurizes and trains it; that
+    family's own settings (YAML key `model.<family options key>`, e.g. `model.ctc`) are typed by the family
+    and kept in `options`. No defaults here: every value comes from the model YAMLs (a family base file such
+    as conf/model/_whisper.yaml, and the size's own file), documented there.
+    """
+
+    family: str
+    name: str
+    hub_id: str
+    source: str = field(metadata=choices("auto", "hub", "bundled", "local"))
+    bundled: str | None
+    checkpoint: str | None
+    params: int
+    num_mel_bins: int | None
+    english_only: bool
+    pretrain_lr: float
+    language: str | None
+    task: str | None
+    max_target_positions: int
+    dropout: float
+    attention_dropout: float
+    activation_dropout: float
     # A recommended fine-tuning LR for checkpoints without a pretraining-LR rule (CTC); wins over the rule.
-    finetune_lr: float | None = None
-    ctc: CtcConfig = field(default_factory=CtcConfig)
+    finetune_lr: float | None
+    # The family's own settings (filled by validate_config from model.<options key>; see families.base).
+    options: Any = field(default=None, metadata={"family_options": True})
 
 
 @dataclass
 class ImdaConfig:
-    """IMDA National Speech Corpus options (kind=imda_nsc); see whisper_exp/data/sources/imda_nsc.py."""
+    """IMDA National Speech Corpus options (kind=imda_nsc); see whisper_exp/data/sources/imda_nsc.py (values:
+    conf/data_common/source/_default.yaml `imda`)."""
 
-    parts: list[int] = field(default_factory=lambda: [1])
-    channels: list[int] = field(default_factory=lambda: [0])
-    validation_speakers: float = 0.05
-    test_speakers: float = 0.05
-    split_seed: int = 0
-    prefer_prompt: bool = True
-    keep_fillers: bool = False
-    drop_unclear: bool = True
+    parts: list[int]
+    channels: list[int]
+    validation_speakers: float
+    test_speakers: float
+    split_seed: int
+    prefer_prompt: bool
+    keep_fillers: bool
+    drop_unclear: bool
+
+
+@dataclass
+class KaldiConfig:
+    """Kaldi data-dir options (kind=kaldi); see whisper_exp/data/sources/kaldi.py (values:
+    conf/data_common/source/_default.yaml `kaldi`)."""
+
+    # Folder that relative wav.scp paths are resolved against; null: each data dir's parent (the recipe folder).
+    audio_root: str | None
+    # Carve speaker-disjoint validation/test from this data dir (split names train/validation/test); null: off.
+    carve_from: str | None
+    validation_speakers: float
+    test_speakers: float
+    split_seed: int
+    # Speaker metadata column the carve is stratified by (e.g. age_group, gender); null: not stratified.
+    stratify_by: str | None
+    # With carve_from: a data dir of this name, when present, is the test set (scored in full, no test carved).
+    official_test: str | None
+    # age (spk2age) → age_group: names[i] below edges[i], the last name above every edge.
+    age_group_edges: list[float]
+    age_group_names: list[str]
 
 
 @dataclass
@@ -104,273 +116,315 @@ class SourceConfig:
     """One corpus feeding the data group (kind-specific keys are ignored by other kinds).
 
     kind: local (audiofolder) | hub (datasets.load_dataset id, local parquet/arrow dir) |
-    manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout). `splits` maps our split names
+    manifest (CSV/TSV/JSONL) | imda_nsc (IMDA NSC folder layout) | kaldi (Kaldi data dirs under `path`,
+    a split names a data dir). `splits` maps our split names
     (train/validation/test) to the source's own ("train.100", "dev.tsv", "train+validation").
+    Every source (data.sources.*, eval.extra_sets.*) is filled from conf/data_common/source/_default.yaml, the
+    one home of these values (config.defaults.with_source_defaults); its `splits`, when given, replace those.
     """
 
-    kind: str = "local"
-    path: str | None = None
-    name: str | None = None
-    data_dir: str | None = None
-    data_files: Any = None
-    revision: str | None = None
-    text_column: str = "transcription"
-    audio_column: str = "audio"
-    id_column: str | None = None
-    speaker_column: str | None = None
-    duration_column: str | None = None
-    audio_dir: str | None = None
-    splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation",
-                                                            "test": "test"})
-    imda: ImdaConfig = field(default_factory=ImdaConfig)
+    kind: str
+    path: str | None
+    name: str | None
+    data_dir: str | None
+    data_files: Any
+    revision: str | None
+    text_column: str
+    audio_column: str
+    id_column: str | None
+    speaker_column: str | None
+    duration_column: str | None
+    audio_dir: str | None
+    splits: dict[str, str]
+    imda: ImdaConfig
+    kaldi: KaldiConfig
 
 
 @dataclass
 class MixConfig:
-    """How the training split combines several sources (evaluation splits always keep every source whole)."""
+    """How the training split combines several sources (evaluation splits always keep every source whole);
+    values: conf/data_common/default.yaml `mix`."""
 
-    strategy: str = "interleave"
-    probabilities: dict[str, float] | None = None
-    stopping_strategy: str = "all_exhausted"
-    seed: int = 42
+    strategy: str = field(metadata=choices("interleave", "concatenate"))
+    probabilities: dict[str, float] | None
+    stopping_strategy: str = field(metadata=choices("first_exhausted", "all_exhausted"))
+    seed: int
 
 
 @dataclass
 class FeatureConfig:
-    """Log-mel cache settings."""
+    """Log-mel cache settings (values: conf/data_common/default.yaml `features`)."""
 
-    cache: bool = True
-    dtype: str = "float32"
+    cache: bool
+    dtype: str
 
 
 @dataclass
 class PackingConfig:
-    """30-second packing of short training utterances (whisper_exp/data/packing.py); Whisper only."""
+    """30-second packing of short training utterances (whisper_exp/data/packing.py); Whisper only (values:
+    conf/data_common/default.yaml `packing`)."""
 
-    enabled: bool = False
-    max_seconds: float = 30.0
+    enabled: bool
+    max_seconds: float
     # Silence between packed utterances.
-    gap_seconds: float = 0.2
+    gap_seconds: float
 
 
 @dataclass
 class DataConfig:
-    """Sources, filters, subsets and loaders."""
+    """Sources, filters, subsets and loaders (values: conf/data_common/default.yaml, then each conf/data/ file)."""
 
-    name: str = "???"
-    help: str = ""
+    name: str
+    help: str
+    sources: dict[str, SourceConfig]
+    mix: MixConfig
+    streaming: bool
+    shuffle_buffer: int
+    stream_shards: int
+    sampling_rate: int
+    train_samples: int | None
+    validation_samples: int | None
+    test_samples: int | None
+    # Named evaluation sets, each scored and reported on its own (LibriSpeech: [dev-clean, dev-other]); each name
+    # is a key of the sources' `splits`. null: one set named "validation" / "test". The first is the primary set
+    # (val/wer, the best-checkpoint monitor, summary wer / best_val_wer / baseline_wer).
+    validation_sets: list[str] | None
+    test_sets: list[str] | None
+    min_duration_s: float
+    max_duration_s: float
+    on_error: str = field(metadata=choices("raise", "skip"))
+    # Text files (metadata.csv, manifests, IMDA SCRIPT/*.TXT) that have no byte-order mark and are not UTF-8 are
+    # read in this encoding (e.g. cp1252); null: such a file fails naming its line (data/text_encoding.py).
+    encoding: str | None
+    text_normaliser: str = field(metadata=choices("auto", "english", "basic", "none"))
+    label_leading_space: bool
+    batch_size: int
+    eval_batch_size: int
+    num_workers: int
+    # Training batches of similar durations (data.batching.LengthGroupedSampler): less padding for CTC.
+    group_by_length: bool
+    # Batches per length-sorted mega-batch (larger: more uniform batches, less randomness).
+    length_group_batches: int
+    features: FeatureConfig
+    packing: PackingConfig
+    # The folders a data config's sources read (data.path, data.root), null unless it sets them. The one default
+    # kept here: a data config that requires one writes `???`, and in a merge `???` cannot override a value that
+    # conf/data_common/default.yaml would give.
     path: str | None = None
     root: str | None = None
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
-    mix: MixConfig = field(default_factory=MixConfig)
-    streaming: bool = False
-    shuffle_buffer: int = 1000
-    stream_shards: int = 8
-    sampling_rate: int = 16000
-    train_samples: int | None = None
-    validation_samples: int | None = None
-    test_samples: int | None = None
-    min_duration_s: float = 0.1
-    max_duration_s: float = 30.0
-    on_error: str = "raise"
-    text_normaliser: str = "auto"
-    label_leading_space: bool = True
-    batch_size: int = 8
-    eval_batch_size: int = 16
-    num_workers: int = 0
-    # Training batches of similar durations (data.batching.LengthGroupedSampler): less padding for CTC.
-    group_by_length: bool = False
-    # Batches per length-sorted mega-batch (larger: more uniform batches, less randomness).
-    length_group_batches: int = 50
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    packing: PackingConfig = field(default_factory=PackingConfig)
 
 
 @dataclass
 class OptimizerConfig:
-    """AdamW + LR schedule; `optimizer` and `scheduler` are Hydra `_target_` partials."""
+    """AdamW + LR schedule; `optimizer` and `scheduler` are Hydra `_target_` partials (values: conf/optimizer/)."""
 
-    name: str = "rule_of_thumb"
-    lr: float = 0.0
-    lr_divisor: float = 40.0
-    warmup_steps: int | None = None
-    warmup_fraction: float = 0.1
-    no_decay: list[str] = field(default_factory=lambda: ["bias", "layer_norm.weight"])
+    name: str
+    lr: float
+    lr_divisor: float
+    warmup_steps: int | None
+    warmup_fraction: float
+    no_decay: list[str]
     optimizer: Any = None
     scheduler: Any = None
-    # Filled in by validate_config: how the LR was chosen (for the log and summary.json).
+    # Not config values: the partials are set from the YAML after typing, lr_source by validate_config (how the LR
+    # was chosen, for the log and summary.json).
     lr_source: str = ""
 
 
 @dataclass
 class LoraSettings:
-    """PEFT LoRA adapters (finetune=lora / lora_8bit): the base model is frozen, only adapters train."""
+    """PEFT LoRA adapters (finetune=lora / lora_8bit): the base model is frozen, only adapters train (values:
+    conf/finetune/full.yaml `lora`)."""
 
-    enabled: bool = False
-    r: int = 32
-    alpha: int = 64
-    dropout: float = 0.05
+    enabled: bool
+    r: int
+    alpha: int
+    dropout: float
     # Module names to adapt (["q_proj", "v_proj"]: PEFT's Whisper recipe) or "all-linear".
-    target_modules: Any = field(default_factory=lambda: ["q_proj", "v_proj"])
-    bias: str = "none"
+    target_modules: Any
+    bias: str = field(metadata=choices("none", "all", "lora_only"))
     # Lightning checkpoints hold only the adapter weights (the frozen base is re-read from its source).
-    adapter_only_checkpoints: bool = True
+    adapter_only_checkpoints: bool
     # Whole modules trained (and saved with the adapters) besides the adapters: [lm_head] for a new CTC head.
-    modules_to_save: list[str] = field(default_factory=list)
+    modules_to_save: list[str]
 
 
 @dataclass
 class EncoderCacheSettings:
     """Frozen-encoder output cache (whisper_exp/models/encoder_cache.py): the frozen prefix runs once per clip."""
 
-    enabled: bool = False
+    enabled: bool
     # Storage precision of the cached hidden states: float16 | bfloat16.
-    dtype: str = "float16"
+    dtype: str = field(metadata=choices("float16", "bfloat16"))
 
 
 @dataclass
 class FinetuneConfig:
     """What is trained: frozen encoder layers, frozen decoder, LoRA adapters, 8-bit base weights."""
 
-    name: str = "full"
+    name: str
     # Encoder layers frozen from the input side (with the conv stem and positions): 0 = none, N, or "all".
-    frozen_layers: Any = 0
-    freeze_decoder: bool = False
+    frozen_layers: Any
+    freeze_decoder: bool
     # CTC models only: keep the convolutional feature encoder (waveform → frames) frozen, the usual recipe.
-    freeze_feature_encoder: bool = True
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    freeze_feature_encoder: bool
+    lora: LoraSettings
     # bitsandbytes int8 base weights (needs CUDA and lora.enabled).
-    load_in_8bit: bool = False
-    encoder_cache: EncoderCacheSettings = field(default_factory=EncoderCacheSettings)
+    load_in_8bit: bool
+    encoder_cache: EncoderCacheSettings
 
 
 @dataclass
 class StrategyConfig:
     """Lightning strategy, devices and nodes (strategy-specific keys are ignored by the others)."""
 
-    name: str = "auto"
-    strategy: str = "auto"
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    num_nodes: int = 1
+    name: str
+    strategy: str = field(metadata=choices("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"))
+    accelerator: str
+    devices: Any
+    num_nodes: int
     # null: Lightning's choice (nccl on GPUs, gloo on CPUs).
-    process_group_backend: str | None = None
+    process_group_backend: str | None
     # ddp: only needed when some *trainable* parameter gets no gradient in a step (frozen ones never matter).
-    find_unused_parameters: bool = False
+    find_unused_parameters: bool
     # fsdp
-    sharding_strategy: str = "FULL_SHARD"
-    state_dict_type: str = "full"
-    cpu_offload: bool = False
+    sharding_strategy: str = field(metadata=choices("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"))
+    state_dict_type: str = field(metadata=choices("full", "sharded"))
+    cpu_offload: bool
     # deepspeed
-    zero_stage: int = 2
-    offload_optimizer: bool = False
+    zero_stage: int
+    offload_optimizer: bool
 
 
 @dataclass
 class LossHealthConfig:
-    """Early check of the training loss: noisy or not decaying over the first steps hints at a too-high LR."""
+    """Early check of the training loss: noisy or not decaying over the first steps hints at a too-high LR
+    (values: conf/trainer/default.yaml `loss_health`)."""
 
-    enabled: bool = True
-    steps: int = 50
+    enabled: bool
+    steps: int
     # Flag when the loss trend climbs more than this fraction above the starting loss…
-    max_rise: float = 0.5
+    max_rise: float
     # …or falls by less than this fraction from the window's first to its last quarter…
-    min_decrease: float = 0.1
+    min_decrease: float
     # …or deviates from its local trend by more than this fraction per step (median).
-    max_noise: float = 0.4
+    max_noise: float
 
 
 @dataclass
 class TrainerConfig:
-    """Loop length, validation cadence, precision, checkpointing."""
+    """Loop length, validation cadence, precision, checkpointing (values: conf/trainer/default.yaml)."""
 
-    max_steps: int = -1
-    max_epochs: int | None = None
-    val_check_interval: Any = 1.0
-    check_val_every_n_epoch: int | None = 1
-    limit_train_batches: Any = None
-    limit_val_batches: Any = None
-    limit_test_batches: Any = None
-    precision: str = "32-true"
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = 1.0
-    log_every_n_steps: int = 10
-    gradient_checkpointing: bool = False
+    max_steps: int
+    max_epochs: int | None
+    val_check_interval: Any
+    check_val_every_n_epoch: int | None
+    limit_train_batches: Any
+    limit_val_batches: Any
+    limit_test_batches: Any
+    # auto: bf16-mixed where the device has native bf16, 16-mixed on CUDA without it, else 32-true
+    # (whisper_exp/training/hardware.py); or an explicit Lightning precision.
+    precision: str = field(metadata=choices("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true",
+                                            "64-true"))
+    # torch intra-op threads; null = the usable cores (affinity / cgroup quota).
+    num_threads: int | None
+    accumulate_grad_batches: int
+    gradient_clip_val: float | None
+    log_every_n_steps: int
+    gradient_checkpointing: bool
     # Opt-in torch.compile of the transformer blocks (whisper_exp/training/compilation.py).
-    compile: bool = False
-    compile_backend: str = "inductor"
-    compile_mode: str | None = None
-    deterministic: bool = False
-    baseline_eval: bool = True
-    monitor: str = "val/wer"
-    monitor_mode: str = "min"
-    save_top_k: int = 1
-    save_last: bool = True
-    enable_progress_bar: bool = True
-    fast_dev_run: bool = False
-    overfit_batches: float = 0.0
+    compile: bool
+    compile_backend: str
+    compile_mode: str | None
+    deterministic: bool
+    baseline_eval: bool
+    monitor: str
+    monitor_mode: str = field(metadata=choices("min", "max"))
+    save_top_k: int
+    save_last: bool
+    enable_progress_bar: bool
+    fast_dev_run: bool
+    overfit_batches: float
     # Resume a stopped run: null | last (this run dir's last.ckpt, else the newest one of this task) | PATH
     # (a .ckpt or a run dir). Restores weights, optimizer, LR schedule and data position.
-    resume: str | None = None
+    resume: str | None
     # Also write checkpoints/last.ckpt every N optimiser steps (null: only at validation).
-    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_steps: int | None
     # SIGTERM / SIGINT: finish the current step, write checkpoints/last.ckpt, exit.
-    checkpoint_on_signal: bool = True
-    loss_health: LossHealthConfig = field(default_factory=LossHealthConfig)
+    checkpoint_on_signal: bool
+    loss_health: LossHealthConfig
     # More Lightning callbacks: a list of {_target_: dotted.Class, ...} instantiated by Hydra.
-    extra_callbacks: list[Any] = field(default_factory=list)
+    extra_callbacks: list[Any]
 
 
 @dataclass
 class LoggerConfig:
-    """Experiment tracking: wandb (online/offline), csv or none."""
+    """Experiment tracking: wandb (online/offline), csv or none (values: conf/logger/_base.yaml, then each option)."""
 
-    name: str = "wandb"
-    project: str = "whisper_exp"
-    entity: str | None = None
-    group: str | None = None
-    mode: str = "auto"
-    log_model: bool = False
+    name: str = field(metadata=choices("wandb", "csv", "none"))
+    project: str
+    entity: str | None
+    group: str | None
+    mode: str = field(metadata=choices("auto", "online", "offline", "disabled"))
+    log_model: bool
 
 
 @dataclass
 class GenerationConfig:
-    """How evaluation decodes."""
+    """How evaluation decodes (values: conf/config.yaml `generation`)."""
 
-    language: str | None = None
-    task: str | None = "transcribe"
-    num_beams: int = 1
-    max_new_tokens: int = 225
-    log_examples: int = 20
+    language: str | None
+    task: str | None
+    num_beams: int
+    max_new_tokens: int
+    log_examples: int
 
 
 @dataclass
 class ExportParityConfig:
-    """The parity check after every export (whisper_exp.export.parity): a fixed slice of an audiofolder."""
+    """The parity check after every export (whisper_exp.export.parity): a fixed slice of an audiofolder; values:
+    conf/config.yaml `export.parity`."""
 
-    enabled: bool = True
-    data_dir: str | None = None  # an audiofolder (metadata.csv); None: the embedded demo_sg corpus
-    split: str = "test"
-    clips: int = 90
-    threshold: float = 0.9  # minimum fraction of transcripts identical to transformers greedy (float32 exports)
-    threshold_quantized: float = 0.3  # the same for quantized exports (int8*, float16: transcripts change more)
-    max_wer_increase: float = 0.02  # and the export's WER may exceed transformers' by at most this (any format)
-    max_new_tokens: int = 128
-    encoder_clips: int = 4  # clips whose encoder outputs are compared (backends that expose them)
+    enabled: bool
+    data_dir: str | None  # an audiofolder (metadata.csv); None: the embedded demo_sg corpus
+    split: str
+    clips: int
+    threshold: float  # minimum fraction of transcripts identical to transformers greedy (float32 exports)
+    threshold_quantized: float  # the same for quantized exports (int8*, float16: transcripts change more)
+    max_wer_increase: float  # and the export's WER may exceed transformers' by at most this (any format)
+    max_new_tokens: int
+    encoder_clips: int  # clips whose encoder outputs are compared (backends that expose them)
 
 
 @dataclass
 class ExportConfig:
-    """Export of the best model: a Hugging Face folder, and deployable formats (whisper_exp.export)."""
+    """Export of the best model: a Hugging Face folder, and deployable formats (whisper_exp.export); values:
+    conf/config.yaml `export`."""
 
-    enabled: bool = True
-    dirname: str = "hf_model"
-    formats: list[str] = field(default_factory=lambda: ["hf"])  # hf | ct2 | ggml
-    quantization: str = "float32"  # CTranslate2: float32 | int8 | int8_float32 | float16 | …
-    ggml_ftype: str = "float16"  # whisper.cpp: float16 | float32
-    card: bool = True  # hf_model/README.md (Hugging Face model card)
-    push_to_hub: str | None = None  # REPO_ID: publish hf_model/ + card (needs a Hugging Face token)
-    parity: ExportParityConfig = field(default_factory=ExportParityConfig)
+    enabled: bool
+    dirname: str
+    # hf | ct2 | ggml; the family says which it can write (Family.export_formats).
+    formats: list[str]
+    quantization: str  # CTranslate2: float32 | int8 | int8_float32 | float16 | …
+    ggml_ftype: str = field(metadata=choices("float16", "float32"))
+    card: bool  # hf_model/README.md (Hugging Face model card)
+    push_to_hub: str | None  # REPO_ID: publish hf_model/ + card (needs a Hugging Face token)
+    parity: ExportParityConfig
+
+
+@dataclass
+class EvalConfig:
+    """Grouped WER with speaker-bootstrap intervals, and extra evaluation sets (whisper_exp/evaluation.py);
+    values: conf/config.yaml `eval`."""
+
+    # Metadata columns to report WER by (speaker, gender, age, age_group, or any a reader records).
+    group_by: list[str]
+    # Speaker-bootstrap resamples for the intervals (0: none), their seed and coverage.
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    confidence: float
+    # Named sources scored zero-shot and after fine-tuning (their test split): {name: source config}.
+    extra_sets: dict[str, SourceConfig]
 
 
 @dataclass
@@ -391,25 +445,13 @@ class RunConfig:
     logger: LoggerConfig
     generation: GenerationConfig
     export: ExportConfig
+    eval: EvalConfig
 
 
 GROUPS: dict[str, type] = {
     "model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "finetune": FinetuneConfig,
     "strategy": StrategyConfig, "trainer": TrainerConfig, "logger": LoggerConfig,
-    "generation": GenerationConfig, "export": ExportConfig,
-}
-CHOICES = {
-    ("model", "family"): ("whisper", "ctc"),
-    ("model", "source"): ("auto", "hub", "bundled", "local"),
-    ("data", "on_error"): ("raise", "skip"),
-    ("data", "text_normaliser"): ("auto", "english", "basic", "none"),
-    ("logger", "name"): ("wandb", "csv", "none"),
-    ("logger", "mode"): ("auto", "online", "offline", "disabled"),
-    ("trainer", "monitor_mode"): ("min", "max"),
-    ("trainer", "precision"): ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
-    ("strategy", "strategy"): ("auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"),
-    ("strategy", "sharding_strategy"): ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"),
-    ("strategy", "state_dict_type"): ("full", "sharded"),
+    "generation": GenerationConfig, "export": ExportConfig, "eval": EvalConfig,
 }
 
 
@@ -443,6 +485,16 @@ def _typed(cfg: DictConfig, group: str, schema: type) -> Any:
         raise ConfigError(f"config group {group!r} is missing from the composed config")
     plain = OmegaConf.to_container(node, resolve=True)
     passthrough = {k: plain.pop(k) for k in ("optimizer", "scheduler") if schema is OptimizerConfig and k in plain}
+    sources_key = {DataConfig: "sources", EvalConfig: "extra_sets"}.get(schema)
+    if sources_key and isinstance(plain.get(sources_key), dict):  # each source is filled from the source YAML
+        from whisper_exp.config.defaults import with_source_defaults  # it imports this module's dataclasses
+
+        plain[sources_key] = {name: with_source_defaults(source) if isinstance(source, dict) else source
+                              for name, source in plain[sources_key].items()}
+    if schema is ModelConfig:
+        family = _family(plain.get("family", "???"))
+        raw = plain.pop(family.options_key, None) if family.options_key else None
+        passthrough["options"] = family.typed_options(raw)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), plain)
         obj = OmegaConf.to_object(merged)
@@ -464,8 +516,6 @@ def _check_finetune(finetune: FinetuneConfig) -> None:
     if not (layers == "all" or (isinstance(layers, int) and not isinstance(layers, bool) and layers >= 0)):
         raise ConfigError(f"finetune.frozen_layers={layers!r} must be an integer >= 0 or 'all'")
     lora = finetune.lora
-    if lora.bias not in ("none", "all", "lora_only"):
-        raise ConfigError(f"finetune.lora.bias={lora.bias!r} is not one of ('none', 'all', 'lora_only')")
     if lora.r < 1 or not 0 <= lora.dropout < 1:
         raise ConfigError("finetune.lora.r must be >= 1 and finetune.lora.dropout in [0, 1)")
     if lora.enabled and (layers != 0 or finetune.freeze_decoder):
@@ -475,18 +525,14 @@ def _check_finetune(finetune: FinetuneConfig) -> None:
     if cache.enabled and (layers == 0 or lora.enabled):
         raise ConfigError("finetune.encoder_cache.enabled caches the output of frozen encoder layers: set "
                           "finetune.frozen_layers=N>0 (or 'all') and leave finetune.lora.enabled=false")
-    if cache.dtype not in ("float16", "bfloat16"):
-        raise ConfigError(f"finetune.encoder_cache.dtype={cache.dtype!r} is not one of ('float16', 'bfloat16')")
     if finetune.load_in_8bit and not lora.enabled:
         raise ConfigError("finetune.load_in_8bit=true trains adapters on frozen int8 weights: it needs "
                           "finetune.lora.enabled=true (use finetune=lora_8bit)")
 
 
 def _check_choices(run: RunConfig) -> None:
-    for (group, key), allowed in CHOICES.items():
-        value = getattr(getattr(run, group), key)
-        if value not in allowed:
-            raise ConfigError(f"{group}.{key}={value!r} is not one of {allowed}")
+    for group in GROUPS:
+        check_choices(getattr(run, group), f"{group}.")
     _check_finetune(run.finetune)
     if run.trainer.checkpoint_every_n_steps is not None and run.trainer.checkpoint_every_n_steps < 1:
         raise ConfigError("trainer.checkpoint_every_n_steps must be >= 1 (or null)")
@@ -498,74 +544,60 @@ def _check_choices(run: RunConfig) -> None:
         raise ConfigError("optimizer.warmup_fraction must be in [0, 1)")
     if run.data.batch_size < 1 or run.data.eval_batch_size < 1:
         raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
-    if run.data.max_duration_s > 30.0 and run.model.family == "whisper":
-        raise ConfigError("data.max_duration_s > 30 s: Whisper's encoder sees at most 30 s per sample; "
-                          "longer audio would be silently truncated. Keep it <= 30 or segment the audio.")
     if not run.data.sources:
         raise ConfigError(f"data group {run.data.name!r} defines no sources")
     _check_data(run.data)
-    _check_export(run.export)
-    if run.model.family == "ctc" and set(run.export.formats) - {"hf"}:
-        raise ConfigError("export.formats: ct2 and ggml are Whisper formats; CTC models export as hf only")
-    if run.model.family == "ctc":
-        _check_ctc(run)
+    _check_export(run)
+    _family(run.model.family).check(run)
 
 
-EXPORT_FORMATS = ("hf", "ct2", "ggml")
-
-
-def _check_export(export: ExportConfig) -> None:
-    """export.formats / parity keys (the converters check their own quantization names)."""
-    unknown = [f for f in export.formats if f not in EXPORT_FORMATS]
+def _check_export(run: RunConfig) -> None:
+    """export.formats the model's family can write, and the parity thresholds."""
+    export = run.export
+    available = _family(run.model.family).export_formats
+    unknown = [name for name in export.formats if name not in available]
     if unknown:
-        raise ConfigError(f"export.formats: unknown {unknown}; choose from {EXPORT_FORMATS}")
+        raise ConfigError(f"export.formats: {unknown} cannot be written for model={run.model.name} "
+                          f"({run.model.family} family); choose from {list(available)}")
     thresholds = (export.parity.threshold, export.parity.threshold_quantized)
     if not all(0 <= t <= 1 for t in thresholds) or export.parity.clips < 1:
         raise ConfigError("export.parity.threshold(_quantized) must be in [0, 1] and export.parity.clips >= 1")
 
 
-def _check_ctc(run: RunConfig) -> None:
-    """Keys of the CTC family (model.ctc.*) and what CTC models cannot do."""
-    ctc = run.model.ctc
-    if ctc.ctc_loss_reduction not in ("mean", "sum"):
-        raise ConfigError(f"model.ctc.ctc_loss_reduction={ctc.ctc_loss_reduction!r} is not one of ('mean', 'sum')")
-    for key in ("mask_time_prob", "mask_feature_prob", "feat_proj_dropout", "final_dropout", "layerdrop"):
-        if not 0 <= getattr(ctc, key) < 1:
-            raise ConfigError(f"model.ctc.{key}={getattr(ctc, key)} must be in [0, 1)")
-    specials = (ctc.vocab.word_delimiter, ctc.vocab.unk_token, ctc.vocab.pad_token)
-    if len(ctc.vocab.word_delimiter) != 1 or len(set(specials)) != 3:
-        raise ConfigError(f"model.ctc.vocab: word_delimiter must be one character and word_delimiter, unk_token and "
-                          f"pad_token distinct (got {specials})")
-    if run.finetune.freeze_decoder:
-        raise ConfigError(f"finetune.freeze_decoder=true: model={run.model.name} (CTC) has no decoder; use "
-                          "finetune=full, freeze_encoder_layers or ctc_lora")
-    if run.finetune.encoder_cache.enabled:
-        raise ConfigError("finetune.encoder_cache is for Whisper's encoder; CTC models do not use it")
-    if run.data.streaming and ctc.vocab.chars is None:
-        raise ConfigError("data.streaming=true with a CTC model: the vocabulary cannot be read from a stream up "
-                          "front; set model.ctc.vocab.chars=[a,b,…] (or train from an exported model with its vocab)")
-    if run.data.streaming and run.data.group_by_length:
-        raise ConfigError("data.group_by_length=true needs the clips' durations up front: not with data.streaming")
+def _family(name: str) -> Any:
+    """The model family `name` (whisper_exp.families); ConfigError for an unknown one."""
+    from whisper_exp.families import get_family  # families build on this module: imported when first needed
+
+    try:
+        return get_family(str(name))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _check_data(data: DataConfig) -> None:
     """Data keys nested below the group level (mixing, subsets, streaming)."""
-    for key, value, allowed in (("mix.strategy", data.mix.strategy, ("interleave", "concatenate")),
-                                ("mix.stopping_strategy", data.mix.stopping_strategy,
-                                 ("first_exhausted", "all_exhausted"))):
-        if value not in allowed:
-            raise ConfigError(f"data.{key}={value!r} is not one of {allowed}")
     if data.mix.probabilities is not None:
         unknown = sorted(set(data.mix.probabilities) - set(data.sources))
-        if unknown or any(p < 0 for p in data.mix.probabilities.values()) or not sum(
-                data.mix.probabilities.values()) > 0:
-            raise ConfigError(f"data.mix.probabilities={dict(data.mix.probabilities)} must give a weight >= 0 "
-                              f"(not all 0) to sources of data {data.name!r}: {sorted(data.sources)}"
-                              + (f"; unknown: {unknown}" if unknown else ""))
+        if unknown:
+            raise ConfigError(f"data.mix.probabilities names unknown source(s) {unknown}; the sources of data "
+                              f"{data.name!r} are {sorted(data.sources)}")
+        mixed = [name for name, source in data.sources.items() if "train" in source.splits]
+        if data.mix.strategy == "interleave" and len(mixed) > 1:
+            from whisper_exp.data.mixing import probabilities_for  # the one rule for weights: mixing's own
+
+            try:
+                probabilities_for(mixed, data.mix)
+            except ValueError as err:
+                raise ConfigError(str(err)) from err
     for key in ("train_samples", "validation_samples", "test_samples"):
         value = getattr(data, key)
         if value is not None and value < 1:
             raise ConfigError(f"data.{key}={value} must be >= 1 (or null for all)")
+    for key in ("validation_sets", "test_sets"):
+        names = getattr(data, key)
+        if names is not None and (not names or len(set(names)) < len(names) or "train" in names
+                                  or any("/" in str(n) for n in names)):
+            raise ConfigError(f"data.{key}={list(names)} must name one or more distinct sets (not 'train', no '/')")
     if data.shuffle_buffer < 1 or data.stream_shards < 1:
         raise ConfigError("data.shuffle_buffer and data.stream_shards must be >= 1")
     packing = data.packing
@@ -593,9 +625,8 @@ def validate_config(cfg: DictConfig) -> RunConfig:
         raise ConfigError(f"cannot resolve config: {err}") from err
     run = RunConfig(**top, **groups)
     _check_choices(run)
-    rule = OmegaConf.is_interpolation(cfg.optimizer, "lr")
-    run.optimizer.lr_source = (f"rule: model.pretrain_lr {run.model.pretrain_lr:g} / {run.optimizer.lr_divisor:g}"
-                               if rule else "set explicitly (optimizer.lr)")
-    if rule and run.model.finetune_lr is not None:
-        run.optimizer.lr_source = f"model.finetune_lr {run.model.finetune_lr:g} (recommended for {run.model.name})"
+    run.optimizer.lr_source = "set explicitly (optimizer.lr)"
+    if OmegaConf.is_interpolation(cfg.optimizer, "lr"):  # the rule (config.resolvers.lr_rule) gave the LR
+        run.optimizer.lr_source = lr_rule(run.model.pretrain_lr, run.optimizer.lr_divisor, run.model.finetune_lr,
+                                          run.model.name)[1]
     return run

@@ -1,7 +1,7 @@
 """The Lightning DataModule: prepared splits and their loaders.
 
 It knows audio, text and batching; the model side hands it a feature extractor and a
-labeller (text → label ids), so the same module serves Whisper and CTC models.
+labeller (text → label ids), so the same module serves every model family.
 ``data.group_by_length=true``: training batches hold items of similar duration
 (`batching.LengthGroupedSampler`), which saves padding with dynamically padded batches (CTC).
 
@@ -9,6 +9,10 @@ labeller (text → label ids), so the same module serves Whisper and CTC models.
 and Lightning shards them across ranks with its DistributedSampler. ``data.streaming=true``:
 each split is a stream (`pipeline.build_stream`) split by rank here, read and prepared on the
 fly; training then needs ``trainer.max_steps`` (a stream has no length to schedule the LR by).
+
+Evaluation sets (``data.validation_sets`` / ``data.test_sets``): one loader per named set, in order
+(Lightning's dataloader_idx); `validation_sets` / `test_sets` may be narrowed to the sets that
+exist (`check_splits`, used by evaluation-only runs).
 """
 
 from __future__ import annotations
@@ -25,11 +29,10 @@ from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
 from whisper_exp.data.batching import LengthGroupedSampler
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, MissingSplitError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.packing import PackedSplit
-from whisper_exp.data.pipeline import SpeechSplit, build_split, build_stream
-from whisper_exp.data.sources import ReadContext
+from whisper_exp.data.pipeline import SpeechSplit, SplitTables, build_split, build_stream, evaluation_sets, read_sources
 from whisper_exp.data.streaming import EpochDataLoader, StreamingSpeechSplit
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,9 @@ class SpeechDataModule(L.LightningDataModule):
         max_label_tokens: int,
         cache_dir: str | Path,
         seed: int,
+        tables: SplitTables | None = None,
     ) -> None:
+        """`tables`: the eager splits' tables when something read one already (its drops are kept)."""
         super().__init__()
         self.data = data
         self.extractor = extractor
@@ -58,14 +63,16 @@ class SpeechDataModule(L.LightningDataModule):
         self.collate = collate
         self.max_label_tokens = max_label_tokens
         self.seed = seed
-        self.drops = DropCounter()
-        self.context = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
-                                   stream_shards=data.stream_shards)
+        self.tables = tables or SplitTables(data)
+        self.drops = self.tables.drops
+        self.context = self.tables.ctx
         self.store = (FeatureStore(Path(cache_dir) / "features", as_featurizer(extractor).settings,
                                    data.features.dtype) if data.features.cache else None)
         self.splits: dict[str, SpeechSplit] = {}
         self.streams: dict[str, StreamingSpeechSplit] = {}
         self.packed: PackedSplit | None = None
+        self.validation_sets = evaluation_sets(data, "validation")
+        self.test_sets = evaluation_sets(data, "test")
 
     def _rank(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
@@ -79,7 +86,7 @@ class SpeechDataModule(L.LightningDataModule):
             self.splits[name] = build_split(
                 self.data, name, extractor=self.extractor, labeller=self.labeller,
                 max_label_tokens=self.max_label_tokens, store=self.store, seed=self.seed, drops=self.drops,
-                ctx=self.context)
+                ctx=self.context, table=self.tables.read(name))
             prepared = self.splits[name]
             log.info("%s: %d samples, %.1f min of audio", name, len(prepared), prepared.audio_seconds() / 60)
             self.drops.log_summary(f"data ({name})")
@@ -98,13 +105,40 @@ class SpeechDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Prepare the splits the stage needs (streams are only opened here, read when iterated)."""
-        needed = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}
+        needed = {"fit": ("train", *self.validation_sets), "validate": tuple(self.validation_sets),
+                  "test": tuple(self.test_sets)}
         trainer = getattr(self, "trainer", None)
         if self.data.streaming and stage in (None, "fit") and trainer is not None and trainer.max_steps <= 0:
             raise DataError("data.streaming=true: a stream has no length, so set trainer.max_steps=N (and validate "
                             "by steps: trainer.val_check_interval=N trainer.check_val_every_n_epoch=null)")
-        for name in needed.get(stage or "fit", SPLITS):
+        for name in needed.get(stage or "fit", ("train", *self.validation_sets, *self.test_sets)):
             self.stream(name) if self.data.streaming else self.split(name)
+
+    def check_splits(self, names: list[str]) -> list[str]:
+        """The sets among `names` that the data lacks (eager: the present ones are prepared, once; streaming:
+        their sources are opened). Other data faults raise as usual."""
+        missing = []
+        for name in names:
+            try:
+                if self.data.streaming:
+                    read_sources(self.data, name, self.context)
+                else:
+                    self.split(name)
+            except MissingSplitError as err:
+                log.warning("%s", err)
+                missing.append(name)
+        return missing
+
+    def keep_present_sets(self) -> list[str]:
+        """Narrow the validation and test sets to those the data has; returns the missing ones (raises if none
+        is left)."""
+        missing = self.check_splits([*self.validation_sets, *self.test_sets])
+        self.validation_sets = [name for name in self.validation_sets if name not in missing]
+        self.test_sets = [name for name in self.test_sets if name not in missing]
+        if not self.validation_sets and not self.test_sets:
+            raise MissingSplitError(f"data {self.data.name!r} has none of the evaluation sets {missing}: "
+                                    "nothing to score")
+        return missing
 
     def train_summary(self) -> dict[str, Any]:
         """Training-set size for summary.json.
@@ -146,7 +180,8 @@ class SpeechDataModule(L.LightningDataModule):
         """The training split packed into 30-second windows (data.packing), built once."""
         if self.packed is None:
             self.packed = PackedSplit(self.split("train"), self.labeller, self.data.packing,
-                                      max_label_tokens=self.max_label_tokens, seed=self.seed)
+                                      max_label_tokens=self.max_label_tokens, seed=self.seed,
+                                      frames_per_second=as_featurizer(self.extractor).settings.frames_per_second)
         return self.packed
 
     def train_dataloader(self) -> DataLoader:
@@ -155,8 +190,12 @@ class SpeechDataModule(L.LightningDataModule):
                                     generator=torch.Generator().manual_seed(self.seed))
         return self._loader("train", self.data.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", self.data.eval_batch_size, shuffle=False)
+    def _eval_loaders(self, names: list[str]) -> DataLoader | list[DataLoader]:
+        loaders = [self._loader(name, self.data.eval_batch_size, shuffle=False) for name in names]
+        return loaders[0] if len(loaders) == 1 else loaders
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.data.eval_batch_size, shuffle=False)
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        return self._eval_loaders(self.validation_sets)
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        return self._eval_loaders(self.test_sets)

@@ -22,6 +22,10 @@ class DataError(ValueError):
     """Bad input data or data config; the message says where and what to do."""
 
 
+class MissingSplitError(DataError):
+    """A split (evaluation set) that the data does not have; the message lists the ones it has."""
+
+
 @dataclass
 class DropCounter:
     """Counts samples left out, per (source, reason), with a few example ids per reason."""
@@ -41,6 +45,13 @@ class DropCounter:
         if on_error == "raise":
             raise DataError(f"[{source}] {message} (set data.on_error=skip to skip and count such samples)")
         self.drop(source, reason, message)
+
+    def merge(self, other: DropCounter) -> None:
+        """Add `other`'s counts (and examples, up to the kept number) to this counter."""
+        for key, count in other.counts.items():
+            self.counts[key] += count
+            kept = self.examples[key]
+            kept.extend(other.examples.get(key, [])[: max(0, EXAMPLES_KEPT - len(kept))])
 
     def total(self) -> int:
         """How many samples were dropped in all."""

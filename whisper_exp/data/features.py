@@ -6,9 +6,8 @@ extractor clamps log-mels at max - 8 and maps x → (x + 4) / 4; silence is log1
 We therefore store only the frames that carry audio (about 6× less for 5 s clips) and rebuild
 the padded 3000-frame input exactly (`pad_features`). The store is a folder of ``.npy`` files
 keyed by the audio's identity and the extractor settings, shared by all runs on the machine.
-CTC models (wav2vec2 / WavLM / HuBERT) take the raw waveform instead: `WaveformFeaturizer` stores
-the (optionally zero-mean unit-variance normalised) samples, and the batch is padded dynamically
-(data.collate.CTCCollator). The pipeline only sees a `Featurizer` — features plus the settings that
+Other families bring their own `Featurizer` (whisper_exp/families: the CTC family stores the waveform,
+Parakeet its own log-mels). The pipeline only sees a `Featurizer` — features plus the settings that
 key its store — so it needs no model branch; a WhisperFeatureExtractor is wrapped as `LogMelFeaturizer`.
 """
 
@@ -24,9 +23,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from transformers import Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
+from transformers import WhisperFeatureExtractor
 
-from whisper_exp.data.audio import AudioRef, split_zip_path
+from whisper_exp.data.audio import AudioRef, check_valid, split_zip_path
 
 # Bump when the way features are computed changes, so old cache entries are not reused.
 FEATURE_FORMAT_VERSION = 1
@@ -37,8 +36,16 @@ CLAMP_RANGE = 2.0
 STORE_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
+class HashedSettings:
+    """For frozen settings dataclasses: `key()` is a short stable hash of their fields (a store's folder name)."""
+
+    def key(self) -> str:
+        """A short stable hash of the settings (the store's folder name)."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class LogMelSettings:
+class LogMelSettings(HashedSettings):
     """Everything the features depend on besides the audio itself."""
 
     n_mels: int
@@ -56,23 +63,10 @@ class LogMelSettings:
         return cls(n_mels=extractor.feature_size, sampling_rate=extractor.sampling_rate,
                    n_fft=extractor.n_fft, hop_length=extractor.hop_length, n_frames=extractor.nb_max_frames)
 
-    def key(self) -> str:
-        """A short stable hash of the settings (the store's folder name)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class WaveformSettings:
-    """What a stored waveform depends on besides the audio: rate and per-clip normalisation."""
-
-    sampling_rate: int
-    do_normalize: bool
-    format_version: int = FEATURE_FORMAT_VERSION
-    kind: ClassVar[str] = "waveform"
-
-    def key(self) -> str:
-        """A short stable hash of the settings (the store's folder name)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+    @property
+    def frames_per_second(self) -> float:
+        """Log-mel frames per second of audio (100 for Whisper: hop 160 samples at 16 kHz)."""
+        return self.sampling_rate / self.hop_length
 
 
 class StoreSettings(Protocol):
@@ -104,18 +98,6 @@ class LogMelFeaturizer:
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         return compute_features(self.extractor, audio)
-
-
-class WaveformFeaturizer:
-    """The raw waveform as a CTC model's feature extractor prepares one clip (normalised when it normalises)."""
-
-    def __init__(self, extractor: Wav2Vec2FeatureExtractor) -> None:
-        self.extractor = extractor
-        self.settings = WaveformSettings(sampling_rate=extractor.sampling_rate, do_normalize=extractor.do_normalize)
-
-    def __call__(self, audio: np.ndarray) -> np.ndarray:
-        values = self.extractor(audio, sampling_rate=self.extractor.sampling_rate, return_tensors="np").input_values
-        return np.ascontiguousarray(values[0], dtype=np.float32)
 
 
 def as_featurizer(extractor: Any) -> Featurizer:
@@ -153,6 +135,7 @@ def audio_identity(ref: AudioRef) -> str:
 
     For a member of a zip archive: the archive's path, size and mtime plus the member name.
     """
+    check_valid(ref)
     if ref.data is not None:
         return "bytes:" + hashlib.sha1(ref.data).hexdigest()
     assert ref.path is not None

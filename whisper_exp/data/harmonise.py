@@ -6,7 +6,9 @@ Each source declares its columns (`text_column`, `audio_column`, optional `id_co
 * an `Audio` feature or a plain {"bytes", "path"} struct (hub parquet: 48 kHz mp3, flac, wav …):
   kept as it is (in a non-streaming table the column is reused, not copied), never decoded here;
 * decoded arrays, {"array", "sampling_rate"} of any float dtype (e.g. a dataset saved after
-  decoding): re-encoded once as float32 WAV bytes (`audio.encode_wav`);
+  decoding): re-encoded once as float32 WAV bytes (`audio.encode_wav`); a cell that cannot be
+  encoded (no rate, no samples, not numbers) keeps its row with an ``invalid://<why>`` path, so it
+  is raised or dropped and counted (data.on_error) where clips are decoded, never failing the split;
 * a path string: resolved against `audio_dir` (or the local dataset folder) when relative.
 
 After this step every source has identical features (`schema.FEATURES`), so interleaving
@@ -26,10 +28,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from datasets import Audio, Dataset, Features, IterableDataset, concatenate_datasets
 
 from whisper_exp.config.schema import SourceConfig
-from whisper_exp.data.audio import AudioError, encode_wav
+from whisper_exp.data.audio import MAX_CHANNELS, UNREADABLE, AudioError, encode_wav, invalid_audio_path
 from whisper_exp.data.errors import DataError
 from whisper_exp.data.schema import COLUMNS, FEATURES, PLAIN_FEATURES
 
@@ -54,7 +57,12 @@ def _is_audio_struct(feature: Any) -> bool:
 def _audio_value(value: Any, base_dir: Path | None) -> dict[str, Any]:
     """One audio cell → {"bytes", "path"} (see module doc for the accepted forms)."""
     if isinstance(value, dict) and value.get("array") is not None:
-        return {"bytes": encode_wav(value["array"], value.get("sampling_rate")), "path": value.get("path")}
+        try:
+            return {"bytes": encode_wav(value["array"], value.get("sampling_rate")), "path": value.get("path")}
+        except (AudioError, ValueError, TypeError) as err:  # numpy/soundfile reject odd arrays with these
+            reason = err.reason if isinstance(err, AudioError) else UNREADABLE
+            where = value.get("path") or "decoded array"
+            return {"bytes": None, "path": invalid_audio_path(AudioError(f"{where}: {err}", reason))}
     if isinstance(value, dict):
         path = value.get("path")
         if value.get("bytes") is None and path and base_dir is not None and not Path(path).is_absolute():
@@ -71,7 +79,13 @@ def _duration(example: dict[str, Any], cfg: SourceConfig) -> float:
         return float(example[cfg.duration_column])
     value = example.get(cfg.audio_column)
     if isinstance(value, dict) and value.get("array") is not None and value.get("sampling_rate"):
-        return len(value["array"]) / float(value["sampling_rate"])
+        try:
+            shape = np.shape(value["array"])
+        except ValueError:  # ragged: left to the decoder to reject (counted there)
+            return math.nan
+        # (channels, frames) as well as (frames, channels): see audio.encode_wav
+        frames = shape[1] if len(shape) == 2 and shape[0] <= MAX_CHANNELS < shape[1] else (shape[0] if shape else 0)
+        return frames / float(value["sampling_rate"]) if frames else math.nan
     return math.nan
 
 

@@ -32,9 +32,6 @@ from whisper_exp.data.pipeline import SpeechSplit
 
 log = logging.getLogger(__name__)
 
-# Whisper's log-mel frame rate: hop 160 samples at 16 kHz.
-FRAMES_PER_SECOND = 100
-
 
 @dataclass(frozen=True)
 class Window:
@@ -78,10 +75,11 @@ class PackedSplit(TorchDataset):
     """Training windows over a prepared split; items look like SpeechSplit items (plus `n_utterances`)."""
 
     def __init__(self, split: SpeechSplit, labeller: Callable[[str], list[int]], settings: PackingConfig, *,
-                 max_label_tokens: int, seed: int) -> None:
+                 max_label_tokens: int, seed: int, frames_per_second: float) -> None:
+        """`frames_per_second`: the log-mel frame rate of the split's features (LogMelSettings.frames_per_second)."""
         self.split = split
-        self.gap_frames = round(settings.gap_seconds * FRAMES_PER_SECOND)
-        self.max_frames = round(settings.max_seconds * FRAMES_PER_SECOND)
+        self.gap_frames = round(settings.gap_seconds * frames_per_second)
+        self.max_frames = round(settings.max_seconds * frames_per_second)
         frame_counts = [split.frame_count(i) for i in range(len(split))]
         order = np.random.default_rng(seed).permutation(len(split)).tolist()
         self.windows = plan_windows(frame_counts, split.texts, order, labeller, max_frames=self.max_frames,

@@ -13,6 +13,9 @@ Subsets (``data.train_samples=N``) are nested for a fixed seed: eagerly, the fir
 clips of a seeded permutation (so 250 ⊂ 500 ⊂ 1000); streaming, the first N clips of a seeded
 buffer shuffle of the stream — also nested, but not the same clips as the eager subset.
 ``data.validation_samples`` / ``data.test_samples`` cap each evaluation source the same way.
+
+Evaluation sets: ``data.validation_sets`` / ``data.test_sets`` name several sets (each a key of the
+sources' ``splits``), each prepared and scored on its own; by default one set, "validation" / "test".
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from torch.utils.data import Dataset as TorchDataset
 from transformers import WhisperFeatureExtractor
 
 from whisper_exp.config.schema import DataConfig
-from whisper_exp.data.audio import AudioError, AudioRef, audio_duration, load_audio
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.audio import UNREADABLE, AudioError, AudioRef, audio_duration, load_audio
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
-from whisper_exp.data.filters import FilterSettings, filter_reason
+from whisper_exp.data.filters import FilterSettings, duration_reason, filter_reason
 from whisper_exp.data.mixing import combine
 from whisper_exp.data.sources import ReadContext, read_source
 from whisper_exp.data.streaming import StreamingSpeechSplit
@@ -42,7 +45,27 @@ from whisper_exp.data.streaming import StreamingSpeechSplit
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 10.0
+EVAL_KINDS = ("validation", "test")
 EVAL_CAPS = {"validation": "validation_samples", "test": "test_samples"}
+
+
+def evaluation_sets(data: DataConfig, kind: str) -> list[str]:
+    """The named sets of evaluation split `kind` ("validation" or "test"), primary first."""
+    names = data.validation_sets if kind == "validation" else data.test_sets
+    return [str(name) for name in names] if names else [kind]
+
+
+def split_kind(data: DataConfig, split: str) -> str:
+    """"train", or the evaluation kind ("validation" / "test") that set `split` belongs to."""
+    for kind in EVAL_KINDS:
+        if split in evaluation_sets(data, kind):
+            return kind
+    return split
+
+
+def _eval_cap(data: DataConfig, split: str) -> int | None:
+    kind = split_kind(data, split)
+    return getattr(data, EVAL_CAPS[kind]) if kind in EVAL_CAPS else None
 
 
 @dataclass
@@ -83,20 +106,6 @@ class SpeechSplit(TorchDataset):
         return float(np.nansum(self.durations))
 
 
-def nested_subset(n_items: int, n_wanted: int | None, seed: int) -> list[int]:
-    """Indices of a deterministic subset: the first `n_wanted` of a seeded permutation.
-
-    For one seed, the subset of size 250 lies inside the one of size 500, and so on, so
-    scaling curves compare like with like.
-    """
-    if n_wanted is None or n_wanted >= n_items:
-        if n_wanted is not None and n_wanted > n_items:
-            log.warning("asked for %d samples but only %d are usable: using all", n_wanted, n_items)
-        return list(range(n_items))
-    order = np.random.default_rng(seed).permutation(n_items)
-    return sorted(int(i) for i in order[:n_wanted])
-
-
 @dataclass(frozen=True)
 class PreparedClip:
     """Log-mels of one clip: in memory (`frames`) or in the store (`path`), and its duration."""
@@ -120,12 +129,8 @@ class ClipPreparer:
         self.featurize = as_featurizer(self.extractor)
 
     def duration_reason(self, seconds: float) -> str | None:
-        """Why a decoded clip of `seconds` must be dropped, or None."""
-        if seconds < self.data.min_duration_s:
-            return f"shorter than {self.data.min_duration_s} s"
-        if seconds > self.data.max_duration_s:
-            return f"longer than {self.data.max_duration_s} s"
-        return None
+        """Why a decoded clip of `seconds` must be dropped, or None (filters.duration_reason)."""
+        return duration_reason(seconds, FilterSettings(self.data.min_duration_s, self.data.max_duration_s, 0))
 
     def __call__(self, audio: dict, source: str, sample_id: str, drops: DropCounter,
                  known_seconds: float | None = None) -> PreparedClip | None:
@@ -141,7 +146,8 @@ class ClipPreparer:
             if cached and (known_seconds is None or math.isnan(known_seconds)):
                 known_seconds = audio_duration(ref)
         except (OSError, AudioError) as err:
-            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {ref.label}: {err}")
+            reason = err.reason if isinstance(err, AudioError) else UNREADABLE
+            drops.fault(self.data.on_error, source, reason, f"{sample_id}: {ref.label}: {err}")
             return None
         if cached:
             assert known_seconds is not None
@@ -153,7 +159,7 @@ class ClipPreparer:
         try:
             samples = load_audio(ref, self.data.sampling_rate)
         except AudioError as err:
-            drops.fault(self.data.on_error, source, "unreadable audio", f"{sample_id}: {err}")
+            drops.fault(self.data.on_error, source, err.reason, f"{sample_id}: {err}")
             return None
         seconds = len(samples) / self.data.sampling_rate
         reason = self.duration_reason(seconds)
@@ -172,16 +178,39 @@ def read_sources(data: DataConfig, split: str, ctx: ReadContext) -> dict[str, Da
     tables = {name: read_source(name, source, source.splits[split], ctx)
               for name, source in data.sources.items() if split in source.splits}
     if not tables:
-        raise DataError(f"no source of data group {data.name!r} provides a {split!r} split")
+        present = sorted({name for source in data.sources.values() for name in source.splits})
+        raise MissingSplitError(f"no source of data group {data.name!r} provides a {split!r} split (splits named "
+                                f"by its sources: {present}); add it to a source's splits "
+                                f"(data.sources.<name>.splits.{split}=<the source's split>)")
     return tables
 
 
 def read_split(data: DataConfig, split: str, drops: DropCounter, ctx: ReadContext | None = None) -> Dataset:
     """The eager (non-streaming) table of `split`, all sources mixed."""
-    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=False, stream_shards=data.stream_shards)
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=False, stream_shards=data.stream_shards,
+                             encoding=data.encoding)
     table = combine(read_sources(data, split, ctx), split, data.mix)
     assert isinstance(table, Dataset)
     return table
+
+
+class SplitTables:
+    """Each split's eager table, read once: shared by a family that needs the training transcripts before its
+    model exists (a CTC vocabulary) and the data module that prepares the split, so that the split is read
+    once and its drop counts are kept."""
+
+    def __init__(self, data: DataConfig, drops: DropCounter | None = None) -> None:
+        self.data = data
+        self.drops = drops if drops is not None else DropCounter()
+        self.ctx = ReadContext(on_error=data.on_error, drops=self.drops, streaming=data.streaming,
+                               stream_shards=data.stream_shards, encoding=data.encoding)
+        self.tables: dict[str, Dataset] = {}
+
+    def read(self, split: str) -> Dataset:
+        """The table of `split` (read_split), read on first use."""
+        if split not in self.tables:
+            self.tables[split] = read_split(self.data, split, self.drops, self.ctx)
+        return self.tables[split]
 
 
 @dataclass
@@ -198,7 +227,7 @@ def _walks(sources: list[str], data: DataConfig, split: str, seed: int) -> list[
     rows = list(range(len(sources)))
     if split == "train" and data.train_samples is not None:
         return [_Walk([int(i) for i in np.random.default_rng(seed).permutation(len(rows))], data.train_samples)]
-    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    cap = _eval_cap(data, split)
     if cap is None:
         return [_Walk(rows, None)]
     by_source: dict[str, list[int]] = {}
@@ -265,13 +294,14 @@ def build_split(
     seed: int,
     drops: DropCounter,
     ctx: ReadContext | None = None,
+    table: Dataset | None = None,
 ) -> SpeechSplit:
     """Prepare split `split` ("train", "validation" or "test") eagerly (see module doc).
 
     Rows are considered lazily: a subset of N only filters, decodes and featurises until N
-    usable clips are found, however large the corpus.
+    usable clips are found, however large the corpus. `table`: the split already read (SplitTables).
     """
-    table = read_split(data, split, drops, ctx)
+    table = read_split(data, split, drops, ctx) if table is None else table
     settings = FilterSettings(data.min_duration_s, data.max_duration_s, max_label_tokens)
     prepare = ClipPreparer(data, extractor, store)
     kept: dict[int, _Kept] = {}
@@ -314,9 +344,10 @@ def build_stream(
     ctx: ReadContext | None = None,
 ) -> StreamingSpeechSplit:
     """Prepare split `split` for streaming on rank `rank` of `world_size` (see module doc)."""
-    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards)
+    ctx = ctx or ReadContext(on_error=data.on_error, drops=drops, streaming=True, stream_shards=data.stream_shards,
+                             encoding=data.encoding)
     tables = {name: _as_stream(table, data.stream_shards) for name, table in read_sources(data, split, ctx).items()}
-    cap = getattr(data, EVAL_CAPS[split]) if split in EVAL_CAPS else None
+    cap = _eval_cap(data, split)
     if cap is not None:
         tables = {name: table.shuffle(seed=seed, buffer_size=data.shuffle_buffer).take(cap)
                   for name, table in tables.items()}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from transformers.utils import logging as transformers_logging
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ExportParityConfig
 from whisper_exp.export import (
     CT2_DIRNAME,
@@ -35,7 +36,7 @@ DEFAULT_CACHE = Path.home() / ".cache" / "whisper_exp"
 
 
 def _parser() -> argparse.ArgumentParser:
-    defaults = ExportParityConfig()
+    defaults = typed_defaults(ExportParityConfig)
     parser = argparse.ArgumentParser(prog="python -m whisper_exp.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path)
@@ -81,10 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one line per clip otherwise
     formats = [f.strip() for f in args.to.split(",") if f.strip()]
-    parity = ExportParityConfig(data_dir=str(args.parity_data) if args.parity_data else None, split=args.parity_split,
-                                clips=args.parity_clips, threshold=args.threshold,
-                                threshold_quantized=args.threshold_quantized,
-                                max_wer_increase=args.max_wer_increase)
+    parity = typed_defaults(ExportParityConfig, data_dir=str(args.parity_data) if args.parity_data else None,
+                            split=args.parity_split, clips=args.parity_clips, threshold=args.threshold,
+                            threshold_quantized=args.threshold_quantized, max_wer_increase=args.max_wer_increase)
     plan = ExportPlan(formats=formats, quantizations=[q.strip() for q in args.quantization.split(",")],
                       ggml_ftype=args.ggml_ftype, parity=parity, verify=not args.no_verify, threads=args.threads)
     try:

@@ -1,9 +1,10 @@
 """What is trained: applies the finetune group to a loaded model and counts parameters.
 
 Presets (whisper_exp/conf/finetune/): `full`; `freeze_encoder`; `freeze_encoder_layers` (finetune.frozen_layers=N:
-conv stem, positional embedding and the first N encoder layers frozen); `freeze_decoder`; `lora`
-(PEFT adapters on a frozen base); `lora_8bit` (the same on bitsandbytes int8 weights, CUDA only).
-Activation checkpointing is applied afterwards, only to layers that still train.
+the stem below the encoder layers and the first N layers frozen); `freeze_decoder`; `lora` (PEFT adapters on a
+frozen base); `lora_8bit` (the same on bitsandbytes int8 weights, CUDA only). Where these parts lie in a model is
+its family's `LayerMap` (whisper_exp.families). Activation checkpointing is applied afterwards, only to layers
+that still train.
 """
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ from whisper_exp.config.schema import FinetuneConfig
 from whisper_exp.finetune.checkpointing import enable_activation_checkpointing
 from whisper_exp.finetune.freezing import (
     FinetuneError,
-    encoder_layer_count,
-    freeze_ctc_layers,
+    LayerMap,
     freeze_decoder,
     freeze_encoder_layers,
     freeze_feature_encoder,
-    freeze_fixed_positions,
+    freeze_fixed,
     resolve_frozen_layers,
 )
 from whisper_exp.finetune.lora import add_lora, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune.quantization import load_kwargs, prepare_int8
 
 __all__ = [
-    "FinetuneError", "FinetuneResult", "ParamCounts", "add_lora", "apply_finetune", "count_parameters",
+    "FinetuneError", "FinetuneResult", "LayerMap", "ParamCounts", "add_lora", "apply_finetune", "count_parameters",
     "describe_finetune", "enable_activation_checkpointing", "load_kwargs", "merge_lora", "save_adapter",
     "settings_record",
 ]
@@ -58,6 +58,8 @@ class FinetuneResult:
     counts: ParamCounts
     mode: str
     adapter: Any | None = None
+    # finetune.frozen_layers resolved against this encoder (0..N): the one value later stages read.
+    frozen_layers: int = 0
 
 
 def count_parameters(model: torch.nn.Module) -> ParamCounts:
@@ -68,57 +70,58 @@ def count_parameters(model: torch.nn.Module) -> ParamCounts:
     return ParamCounts(total=total, trainable=trainable, frozen=total - trainable)
 
 
-def describe_finetune(cfg: FinetuneConfig, n_encoder_layers: int | None = None, family: str = "whisper") -> str:
-    """What trains, in one tag: full | freeze_encoder | frozen_layers=N | freeze_decoder | lora(r=…) | lora_8bit(…)."""
+def describe_finetune(cfg: FinetuneConfig, n_frozen: int, n_layers: int, *,
+                      has_feature_encoder: bool = False) -> str:
+    """What trains, in one tag: full | freeze_encoder | frozen_layers=N | freeze_decoder | lora(r=…) | lora_8bit(…);
+    `n_frozen`: the resolved `finetune.frozen_layers` of an encoder of `n_layers`."""
     if cfg.lora.enabled:
         targets = cfg.lora.target_modules
         targets = targets if isinstance(targets, str) else "+".join(targets)
         return f"{'lora_8bit' if cfg.load_in_8bit else 'lora'}(r={cfg.lora.r},{targets})"
     parts = []
-    layers = cfg.frozen_layers
-    if layers == "all" or (n_encoder_layers is not None and layers == n_encoder_layers):
+    if n_frozen and n_frozen == n_layers:
         parts.append("freeze_encoder")
-    elif layers:
-        parts.append(f"frozen_layers={layers}")
+    elif n_frozen:
+        parts.append(f"frozen_layers={n_frozen}")
     if cfg.freeze_decoder:
         parts.append("freeze_decoder")
-    if family == "ctc" and cfg.freeze_feature_encoder and "freeze_encoder" not in parts:
+    if has_feature_encoder and cfg.freeze_feature_encoder and "freeze_encoder" not in parts:
         parts.append("freeze_feature_encoder")
     return "+".join(parts) or "full"
 
 
-def apply_finetune(model: torch.nn.Module, cfg: FinetuneConfig, *, gradient_checkpointing: bool = False,
-                   family: str = "whisper") -> FinetuneResult:
+def apply_finetune(model: torch.nn.Module, cfg: FinetuneConfig, *, layer_map: LayerMap,
+                   gradient_checkpointing: bool = False) -> FinetuneResult:
     """Freeze / add adapters per the preset, then checkpoint activations where gradients flow; log the counts.
 
-    family "ctc" (wav2vec2 / WavLM / HuBERT): frozen_layers counts transformer layers above the feature
-    encoder, which finetune.freeze_feature_encoder keeps frozen; LoRA needs the new head in modules_to_save.
+    `layer_map`: the family's map of its model (frozen_layers counts its encoder layers; a family with a
+    feature encoder keeps it frozen under finetune.freeze_feature_encoder; LoRA trains its new modules in full).
     """
-    n_layers = encoder_layer_count(model)
-    freeze_fixed_positions(model)
+    n_layers = layer_map.layer_count(model)
+    n_frozen = resolve_frozen_layers(cfg.frozen_layers, n_layers)
+    freeze_fixed(model, layer_map)
     adapter = None
     if cfg.lora.enabled:
-        if family == "ctc" and "lm_head" not in cfg.lora.modules_to_save:
-            raise FinetuneError("finetune.lora on a CTC model: its new head must train too; use finetune=ctc_lora "
-                                "or set finetune.lora.modules_to_save=[lm_head]")
+        missing = [name for name in layer_map.lora_full_modules if name not in cfg.lora.modules_to_save]
+        if missing:
+            raise FinetuneError(f"finetune.lora on this model: its new head must train too; use finetune=ctc_lora "
+                                f"or set finetune.lora.modules_to_save={missing}")
         if cfg.load_in_8bit:
             model = prepare_int8(model, gradient_checkpointing)
         adapter = add_lora(model, cfg.lora)
-    elif family == "ctc":
-        if cfg.freeze_feature_encoder:
-            freeze_feature_encoder(model)
-        freeze_ctc_layers(model, resolve_frozen_layers(cfg.frozen_layers, n_layers))
     else:
-        freeze_encoder_layers(model, resolve_frozen_layers(cfg.frozen_layers, n_layers))
+        if cfg.freeze_feature_encoder:
+            freeze_feature_encoder(model, layer_map)
+        freeze_encoder_layers(model, layer_map, n_frozen)
         if cfg.freeze_decoder:
-            freeze_decoder(model)
+            freeze_decoder(model, layer_map)
     if not any(p.requires_grad for p in model.parameters()):
         raise FinetuneError(f"finetune={cfg.name} leaves no trainable parameter (frozen_layers={cfg.frozen_layers}, "
                             f"freeze_decoder={cfg.freeze_decoder})")
     if gradient_checkpointing:
         enable_activation_checkpointing(model)
     counts = count_parameters(model)
-    mode = describe_finetune(cfg, n_layers, family)
+    mode = describe_finetune(cfg, n_frozen, n_layers, has_feature_encoder=layer_map.freeze_feature_encoder is not None)
     log.info("finetune=%s (%s): %s parameters, %s trainable, %s frozen", cfg.name, mode, f"{counts.total:,}",
              f"{counts.trainable:,}", f"{counts.frozen:,}")
-    return FinetuneResult(counts=counts, mode=mode, adapter=adapter)
+    return FinetuneResult(counts=counts, mode=mode, adapter=adapter, frozen_layers=n_frozen)

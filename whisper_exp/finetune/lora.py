@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import LoraSettings
 from whisper_exp.finetune.freezing import FinetuneError
 
@@ -79,7 +80,9 @@ def load_merged(model: torch.nn.Module, record: dict[str, Any], weights: dict[st
     `weights` may hold the adapters only (adapter-only checkpoints) or the full state; every
     adapter tensor must be present and every key must belong to the model.
     """
-    settings = LoraSettings(**{k: v for k, v in record.items() if k in LoraSettings.__dataclass_fields__})
+    # A record written before a field existed lacks it: that field takes its value from conf/finetune/full.yaml.
+    known = {k: v for k, v in record.items() if k in LoraSettings.__dataclass_fields__}
+    settings = typed_defaults(LoraSettings, **known)
     adapter = add_lora(model, settings)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing_adapters = [key for key in missing if LORA_MARKER in key]

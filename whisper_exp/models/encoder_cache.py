@@ -29,7 +29,6 @@ from torch import nn
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from whisper_exp.config.schema import EncoderCacheSettings
-from whisper_exp.finetune.freezing import resolve_frozen_layers
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +127,8 @@ class EncoderOutputCache:
                 self._save(paths[index], computed[row])
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
-        stacked = torch.stack([self._load(path) for path in paths])
-        return stacked.to(device=features.device, dtype=features.dtype)
+        # Cast each entry before stacking: under CPU bf16 autocast, stack refuses float16 inputs.
+        return torch.stack([self._load(path).to(dtype=features.dtype) for path in paths]).to(features.device)
 
     def disk_bytes(self) -> int:
         """Bytes this cache uses on disk."""
@@ -141,13 +140,13 @@ class EncoderOutputCache:
                 "disk_bytes": self.disk_bytes()}
 
 
-def build_encoder_cache(model: nn.Module, settings: EncoderCacheSettings, frozen_layers: Any,
+def build_encoder_cache(model: nn.Module, settings: EncoderCacheSettings, depth: int,
                         cache_dir: str | Path) -> EncoderOutputCache | None:
-    """The cache for a model whose encoder's first `frozen_layers` blocks are frozen, or None when disabled."""
+    """The cache for a model whose encoder's first `depth` blocks are frozen (finetune.frozen_layers as the
+    finetune stage resolved it), or None when disabled."""
     if not settings.enabled:
         return None
     encoder = model.get_encoder()
-    depth = resolve_frozen_layers(frozen_layers, len(encoder.layers))
     cache = EncoderOutputCache(Path(cache_dir) / ENCODER_CACHE_DIRNAME, encoder, depth, settings.dtype)
     if getattr(encoder, "dropout", 0.0) or getattr(encoder.config, "encoder_layerdrop", 0.0):
         log.warning("encoder cache: the frozen prefix is cached without dropout/layerdrop (deterministic outputs)")

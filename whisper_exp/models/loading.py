@@ -17,14 +17,15 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from whisper_exp.config.schema import ModelConfig
 from whisper_exp.models import bundled
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.ctranslate2 import ensure_converted, is_ctranslate2_dir
 
 log = logging.getLogger(__name__)
 
 DROPOUT_WARNING = 0.1
 LIGHTNING_STATE_PREFIX = "model."
-# Key under which a run's Lightning checkpoints record where their base weights came from.
-CHECKPOINT_META_KEY = "whisper_exp"
+# Whisper's output projection is tied to the token embedding: a state dict may leave it out.
+TIED_WEIGHTS = ("proj_out.weight",)
 
 
 class ModelLoadError(RuntimeError):
@@ -109,9 +110,9 @@ def _base_weights(cfg: ModelConfig, source: str, cache_dir: Path) -> tuple[str, 
     raise ModelLoadError(f"model.source={source!r} needs model.checkpoint=PATH")
 
 
-def _ckpt_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
+def checkpoint_base(ckpt: dict, ckpt_path: Path, cfg: ModelConfig, cache_dir: Path) -> tuple[str, str]:
     """Base weights for a run's .ckpt: those recorded in it when still reachable, else the model group's."""
-    recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get("base_weights")
+    recorded = CheckpointMeta.from_checkpoint(ckpt).base_weights
     if recorded and (Path(recorded).is_dir() or not Path(recorded).is_absolute()):
         return recorded, f"base {recorded}"
     if recorded:
@@ -131,7 +132,7 @@ def open_checkpoint(cfg: ModelConfig) -> tuple[Path | None, dict | None]:
 
 
 def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | None = None) -> LoadedWhisper:
-    """Load model + processor as configured; dropout and generation settings applied.
+    """Load model + processor as configured, dropout applied (the family sets language/task: configure_generation).
 
     load_kwargs: extra `from_pretrained` arguments from the finetune group (8-bit quantisation).
     """
@@ -139,7 +140,7 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | No
     source = resolve_source(cfg)
     checkpoint, ckpt = open_checkpoint(cfg)
     if ckpt is not None:
-        location, description = _ckpt_base(ckpt, checkpoint, cfg, cache_dir)
+        location, description = checkpoint_base(ckpt, checkpoint, cfg, cache_dir)
     elif source == "local":
         if checkpoint is None:
             raise ModelLoadError("model.source=local needs model.checkpoint=/path/to/dir")
@@ -151,32 +152,36 @@ def load_whisper(cfg: ModelConfig, cache_dir: str | Path, load_kwargs: dict | No
     except OSError as err:
         raise ModelLoadError(f"cannot load {location}: {err}\n{_offline_alternatives()}") from err
     if ckpt is not None:
-        model = _load_lightning_weights(model, ckpt, checkpoint)
+        model = load_lightning_weights(model, ckpt, checkpoint, tied=TIED_WEIGHTS)
         description = f"{description} + fine-tuned weights {checkpoint}"
-    configure_generation(model, cfg)
     log.info("model weights: %s", description)
     return LoadedWhisper(model=model, processor=processor, source=description, base_path=location)
 
 
-def _load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path) -> torch.nn.Module:
+def load_lightning_weights(model: torch.nn.Module, checkpoint: dict, ckpt: Path, tied: tuple[str, ...] = ()
+                           ) -> torch.nn.Module:
+    """A run's fine-tuned weights (Lightning state dict, LoRA adapters merged in) on `model`; `tied`: weights
+    the state dict may leave out because they are tied to another one."""
     prefix = LIGHTNING_STATE_PREFIX
     weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    lora = checkpoint.get(CHECKPOINT_META_KEY, {}).get("lora")
+    lora = CheckpointMeta.from_checkpoint(checkpoint).lora
     if lora:  # a LoRA run (adapters only, or all weights): rebuild its adapters, load them, merge them in
         from whisper_exp.finetune.lora import load_merged
 
         return load_merged(model, lora, weights, str(ckpt))
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    missing = [k for k in missing if k != "proj_out.weight"]  # tied to the token embedding
+    missing = [k for k in missing if k not in tied]
     if missing or unexpected:
         raise ModelLoadError(f"{ckpt} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model
 
 
-def configure_generation(model: WhisperForConditionalGeneration, cfg: ModelConfig) -> None:
-    """Language/task on the generation config (never forced decoder ids)."""
+def configure_generation(model: WhisperForConditionalGeneration, *, english_only: bool, language: str | None,
+                         task: str | None) -> None:
+    """Language/task on the generation config, the one place they are set for decoding (evaluation and the
+    exported model); never forced decoder ids."""
     generation = model.generation_config
     generation.forced_decoder_ids = None
-    if not cfg.english_only:
-        generation.language = cfg.language
-        generation.task = cfg.task
+    if not english_only:
+        generation.language = language
+        generation.task = task

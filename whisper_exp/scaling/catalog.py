@@ -20,8 +20,8 @@ class UnknownModelError(ValueError):
 
 
 def available_models(config_dir: Path = MODEL_CONFIG_DIR) -> list[str]:
-    """Names of the model configs."""
-    return sorted(path.stem for path in config_dir.glob("*.yaml"))
+    """Names of the model configs (not the family bases, `_whisper.yaml`, that they inherit)."""
+    return sorted(path.stem for path in config_dir.glob("*.yaml") if not path.stem.startswith("_"))
 
 
 def model_params(name: str, config_dir: Path = MODEL_CONFIG_DIR) -> int:

@@ -1,7 +1,9 @@
 """Gather run summaries: from local run/multirun dirs (summary.json files) or a W&B project (public API).
 
 Local: every `summary.json` under the given paths, plus every Hydra job dir (one with `.hydra/`)
-that has none — a job that crashed or is still running, reported as failed. A local run's group is
+that has none — a job that crashed or is still running, reported as failed (with the reason its sweep's
+sweep_summary.json gives, when there is one). A sweep_summary.json given as a path stands for its
+jobs' run dirs. A local run's group is
 the W&B group it logged to (the sweep's name for multirun jobs, by the training logger's rule). W&B: the project's runs
 filtered server-side by group and tags, read from their run summary (the keys `publish_summary`
 writes; see `whisper_exp.tracking.wandb_tables`), with the run config as a fallback.
@@ -19,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from whisper_exp.scaling.records import Collection, Excluded, dig, filter_reason, record_from_summary, run_group
 from whisper_exp.summary import SUMMARY_NAME
+from whisper_exp.tracking.sweep_summary import SWEEP_SUMMARY_NAME
 
 HYDRA_DIRNAME = ".hydra"
 # Summary keys that may be missing from a W&B run summary, and where its config holds them.
@@ -30,8 +33,29 @@ class CollectError(ValueError):
     """A path or W&B project to collect from does not exist or cannot be read."""
 
 
+def _sweep_record(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CollectError(f"{path}: unreadable sweep summary: {error}") from error
+
+
+def _orphan_reason(job_dir: Path) -> str:
+    """Why a job dir has no summary.json: its sweep's sweep_summary.json entry, else the generic reason."""
+    sweep_file = job_dir.parent / SWEEP_SUMMARY_NAME
+    if sweep_file.is_file():
+        for job in _sweep_record(sweep_file).get("jobs", []):
+            if Path(str(job.get("run_dir"))).resolve() == job_dir.resolve():
+                return f"{job.get('status')}: {job.get('error')}"
+    return "failed: no summary.json (the job crashed or is still running; see its log)"
+
+
 def _summary_files(root: Path) -> tuple[list[Path], list[Path]]:
     """(summary.json files, Hydra job dirs without one) under `root`."""
+    if root.is_file() and root.name == SWEEP_SUMMARY_NAME:
+        run_dirs = [Path(str(job["run_dir"])) for job in _sweep_record(root).get("jobs", [])]
+        return ([d / SUMMARY_NAME for d in run_dirs if (d / SUMMARY_NAME).is_file()],
+                [d for d in run_dirs if not (d / SUMMARY_NAME).is_file()])
     if root.is_file():
         return [root], []
     summaries = sorted(root.rglob(SUMMARY_NAME))
@@ -54,8 +78,7 @@ def collect_local(paths: Sequence[Path], group: str | None = None, tags: Iterabl
         for job_dir in orphans:
             if job_dir.resolve() not in seen:
                 seen.add(job_dir.resolve())
-                collection.add(Excluded(str(job_dir), "local", "failed: no summary.json (the job crashed or is "
-                                                                "still running; see its log)"))
+                collection.add(Excluded(str(job_dir), "local", _orphan_reason(job_dir)))
         for path in summaries:
             if path.resolve() in seen:
                 continue
@@ -86,7 +109,8 @@ def sweep_group(job_dir: Path) -> str | None:
     hydra = OmegaConf.load(hydra_file).hydra
     if str(hydra.get("mode")) != "MULTIRUN":
         return None
-    from whisper_exp.config.schema import LoggerConfig  # the logger group's rule lives with the logger
+    from whisper_exp.config.defaults import typed_defaults  # the logger group's rule lives with the logger
+    from whisper_exp.config.schema import LoggerConfig
     from whisper_exp.tracking.loggers import SweepJob
     from whisper_exp.tracking.loggers import run_group as logger_group
 
@@ -96,7 +120,7 @@ def sweep_group(job_dir: Path) -> str | None:
         configured = None
     job = SweepJob(sweep_dir=str(job_dir.resolve().parent), number=int(hydra.job.get("num", 0)),
                    overrides=tuple(hydra.overrides.task))
-    return logger_group(LoggerConfig(group=configured), job)
+    return logger_group(typed_defaults(LoggerConfig, group=configured), job)
 
 
 def wandb_filters(group: str | None, tags: Iterable[str]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
 
-from whisper_exp.__main__ import CONFIG_DIR
+from whisper_exp.config.defaults import typed_defaults
+from whisper_exp.config.schema import LoggerConfig
 from whisper_exp.scaling.report import fits_frame, predictions_frame
 from whisper_exp.scaling.study import StudyResult
 
@@ -21,8 +21,8 @@ JOB_TYPE = "scaling"
 
 
 def default_project() -> str:
-    """The W&B project training runs log to (whisper_exp/conf/logger/wandb.yaml `project`)."""
-    return str(OmegaConf.load(Path(CONFIG_DIR) / "logger" / "wandb.yaml").project)
+    """The W&B project training runs log to (`logger.project` of logger=wandb, from its YAML)."""
+    return typed_defaults(LoggerConfig).project  # LoggerConfig's home: conf/logger/wandb.yaml (+ its _base.yaml)
 
 
 def resolve_mode(mode: str) -> str | None:

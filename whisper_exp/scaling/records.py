@@ -1,4 +1,4 @@
-"""One row per run: the numbers a scaling fit needs, read from a summary.json or a W&B run summary.
+"""One row per run: the numbers a scaling fit needs, read from a RunSummary (summary.json or a W&B run summary).
 
 A run is either *usable* (a finished training run with a test WER), a *zero-shot reference* (an
 evaluation of the un-tuned model: `python -m whisper_exp.evaluate` without a checkpoint), or
@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from whisper_exp.summary import RunSummary
 
 # `status` values (set on summaries of sweep jobs) that mean the run finished normally.
 OK_STATUSES = ("ok", "finished", "success", "succeeded", "completed")
@@ -139,37 +141,39 @@ def _is_zero_shot(summary: Mapping[str, Any]) -> bool:
     return "global_steps" not in summary and "val_wer" in summary and not dig(summary, "config.model.checkpoint")
 
 
-def record_from_summary(summary: Mapping[str, Any], run_id: str, origin: str) -> RunRecord | Excluded:
-    """A RunRecord from a summary.json-shaped mapping, or why the run cannot be used."""
-    status = summary.get("status")
+def record_from_summary(summary: RunSummary | Mapping[str, Any], run_id: str, origin: str) -> RunRecord | Excluded:
+    """A RunRecord from a RunSummary (or a summary.json-shaped mapping of any version), or why it cannot be used."""
+    typed = summary if isinstance(summary, RunSummary) else RunSummary.from_dict(summary)
+    plain = typed.as_dict()  # for the config fallbacks (dotted paths; flattened keys of W&B summaries)
+    status = typed.get("status")
     if status is not None and str(status).lower() not in OK_STATUSES:
-        lines = str(summary.get("error") or summary.get("message") or "").strip().splitlines()
+        lines = str(typed.get("error") or typed.get("message") or "").strip().splitlines()
         error = lines[0] if lines else ""  # the first line names the error; the rest is its detail
         category = "not finished" if str(status).lower() in UNFINISHED_STATUSES else "failed"
         return Excluded(run_id, origin, f"{category}: status {status!r}" + (f" ({error})" if error else ""))
-    if "global_steps" not in summary and "val_wer" in summary and not _is_zero_shot(summary):
+    if not typed.has("global_steps") and typed.has("val_wer") and not _is_zero_shot(plain):
         return Excluded(run_id, origin, "not a training run: evaluation of a fine-tuned checkpoint")
-    test_wer = _finite(summary.get("wer"))
+    test_wer = _finite(typed.get("wer"))
     if test_wer is None:
         return Excluded(run_id, origin, "failed: no test WER (`wer`) in its summary")
-    kind = "zero_shot" if _is_zero_shot(summary) else "train"
+    kind = "zero_shot" if _is_zero_shot(plain) else "train"
     val_key = METRIC_KEYS["val"][0 if kind == "train" else 1]
-    model = summary.get("model") or dig(summary, "config.model.name")
+    model = typed.get("model") or dig(plain, "config.model.name")
     if not model:
         return Excluded(run_id, origin, "incomplete: no model name")
-    train_samples = _integer(summary.get("train_samples"))
+    train_samples = _integer(typed.get("train_samples"))
     if kind == "train" and not train_samples:
         return Excluded(run_id, origin, "incomplete: no train_samples")
-    params = _integer(summary.get("model_params_card")) or _integer(dig(summary, "config.model.params"))
-    seed = summary.get("seed", dig(summary, "config.seed"))
-    hours = _finite(summary.get("train_hours"))
+    params = _integer(typed.get("model_params_card")) or _integer(dig(plain, "config.model.params"))
+    seed = typed.get("seed", dig(plain, "config.seed"))
+    hours = _finite(typed.get("train_hours"))
     return RunRecord(
         run_id=run_id, origin=origin, kind=kind, model=str(model), params=params,
-        data=str(summary.get("data") or dig(summary, "config.data.name") or "?"),
-        finetune=str(summary.get("finetune") or dig(summary, "config.finetune.name") or "?"),
+        data=str(typed.get("data") or dig(plain, "config.data.name") or "?"),
+        finetune=str(typed.get("finetune") or dig(plain, "config.finetune.name") or "?"),
         train_samples=train_samples or 0, train_hours=hours if hours else None,
-        seed=_integer(seed), test_wer=test_wer, val_wer=_finite(summary.get(val_key)),
-        baseline_val_wer=_finite(summary.get("baseline_wer")), global_steps=_integer(summary.get("global_steps")),
-        train_samples_per_s=_finite(summary.get("train_samples_per_s")), wall_s=_finite(summary.get("wall_s")),
-        group=run_group(summary), tags=tuple(str(tag) for tag in summary.get("tags") or ()),
+        seed=_integer(seed), test_wer=test_wer, val_wer=_finite(typed.get(val_key)),
+        baseline_val_wer=_finite(typed.get("baseline_wer")), global_steps=_integer(typed.get("global_steps")),
+        train_samples_per_s=_finite(typed.get("train_samples_per_s")), wall_s=_finite(typed.get("wall_s")),
+        group=run_group(plain), tags=tuple(str(tag) for tag in typed.get("tags") or ()),
     )

@@ -4,6 +4,10 @@ A family (Whisper seq2seq, CTC) implements two methods — `compute_loss(batch)`
 `transcribe(batch)` — and inherits the rest: training loss logging, teacher-forced eval loss,
 transcription of every eval batch, WER/CER (overall and per source) gathered across ranks,
 sample prediction tables, and the optimiser built from the optimizer group.
+
+Several named evaluation sets (`eval_sets`, e.g. {"val": ["dev-clean", "dev-other"]}, one loader each,
+in order): each set is scored alone and logged as ``val/<set>/wer`` …; the first (primary) set is
+also logged under ``val/wer`` … (the best-checkpoint monitor) and reported as ``reports["val"]``.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import lightning as L
 import torch
 import torch.distributed as dist
 
-from whisper_exp.config.schema import OptimizerConfig
+from whisper_exp.config.schema import EvalConfig, OptimizerConfig
+from whisper_exp.data.collate import Batch
+from whisper_exp.evaluation import breakdown, breakdown_metrics
 from whisper_exp.metrics.wer import Normaliser, WerReport, score
-from whisper_exp.models.loading import CHECKPOINT_META_KEY
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.training.optim import build_optimizer
 
 log = logging.getLogger(__name__)
@@ -64,7 +70,7 @@ class ASRTask(L.LightningModule):
     """Training/evaluation loops over `self.model`; subclasses define loss and decoding."""
 
     def __init__(self, model: torch.nn.Module, optimizer: OptimizerConfig, normaliser: Normaliser,
-                 log_examples: int = 20, checkpoint_meta: dict | None = None) -> None:
+                 log_examples: int = 20, checkpoint_meta: CheckpointMeta | None = None) -> None:
         super().__init__()
         # from_pretrained returns eval mode; Lightning keeps each submodule's mode, and Whisper only
         # applies dropout and gradient checkpointing in train mode.
@@ -72,54 +78,70 @@ class ASRTask(L.LightningModule):
         self.optimizer_cfg = optimizer
         self.normaliser = normaliser
         self.log_examples = log_examples
-        self.accumulator = EvalAccumulator()
+        self.accumulators: dict[int, EvalAccumulator] = {}
+        # Named evaluation sets per prefix ("val", "test"), in dataloader order; absent: one unnamed set.
+        self.eval_sets: dict[str, list[str]] = {}
         self.reports: dict[str, WerReport] = {}
         self.examples: dict[str, list[dict[str, str]]] = {}
-        self.train_samples_seen = 0
         # Stored in every checkpoint (where the base weights came from), so a .ckpt can be evaluated alone.
-        self.checkpoint_meta = dict(checkpoint_meta or {})
+        self.checkpoint_meta = checkpoint_meta or CheckpointMeta()
+        # Grouped WER + speaker-bootstrap intervals (whisper_exp/evaluation.py): the eval config and the
+        # per-sample metadata the readers recorded (by sample id); None: no breakdown.
+        self.eval_cfg: EvalConfig | None = None
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.breakdowns: dict[str, dict] = {}
 
     @abstractmethod
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         """Mean training loss of a batch."""
 
     @abstractmethod
-    def transcribe(self, batch: dict) -> list[str]:
+    def transcribe(self, batch: Batch) -> list[str]:
         """Decoded text for each item of a batch."""
 
     def speed_stats(self) -> dict:
         """Counters of speed features (caches) for summary.json; empty when none is on."""
         return {}
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.compute_loss(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss is {loss.item()} at step {self.global_step}: lower the learning rate "
                 f"(optimizer.lr, now {self.optimizer_cfg.lr:.3g}) or enable gradient clipping")
-        size = len(batch["ids"])
-        self.train_samples_seen += int(batch.get("n_utterances", size))
-        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
+        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
-    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+    def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
         """Teacher-forced loss and decoded text of an eval batch; families may share work between the two."""
         return self.compute_loss(batch), self.transcribe(batch)
 
-    def _eval_step(self, batch: dict) -> None:
+    def _eval_step(self, batch: Batch, dataloader_idx: int = 0) -> None:
         loss, texts = self.loss_and_transcribe(batch)
-        self.accumulator.loss_sum += float(loss) * len(batch["ids"])
-        self.accumulator.loss_count += len(batch["ids"])
-        self.accumulator.predictions += texts
-        self.accumulator.references += batch["texts"]
-        self.accumulator.sources += batch["sources"]
-        self.accumulator.ids += batch["ids"]
+        accumulator = self.accumulators.setdefault(dataloader_idx, EvalAccumulator())
+        accumulator.loss_sum += float(loss) * len(batch["ids"])
+        accumulator.loss_count += len(batch["ids"])
+        accumulator.predictions += texts
+        accumulator.references += batch["texts"]
+        accumulator.sources += batch["sources"]
+        accumulator.ids += batch["ids"]
 
     def _eval_start(self) -> None:
-        self.accumulator = EvalAccumulator()
+        self.accumulators = {}
 
     def _eval_end(self, prefix: str) -> None:
-        results = self.accumulator.gathered()
+        names = self.eval_sets.get(prefix, [])
+        if len(names) <= 1:
+            self._score(prefix, self.accumulators.get(0, EvalAccumulator()))
+            return
+        for index, name in enumerate(names):
+            accumulator = self.accumulators.get(index, EvalAccumulator())
+            if index == 0:
+                self._score(prefix, accumulator)  # the primary set: val/wer, the monitor
+            self._score(f"{prefix}/{name}", accumulator)
+
+    def _score(self, prefix: str, accumulator: EvalAccumulator) -> None:
+        results = accumulator.gathered()
         report = score(results.predictions, results.references, self.normaliser, results.sources)
         self.reports[prefix] = report
         self.examples[prefix] = [
@@ -131,6 +153,10 @@ class ASRTask(L.LightningModule):
         if results.loss_count:
             metrics[f"{prefix}/loss"] = results.loss_sum / results.loss_count
         metrics.update({f"{prefix}/wer_{source}": wer for source, wer in report.per_source.items()})
+        if self.eval_cfg is not None:
+            self.breakdowns[prefix] = breakdown(results.predictions, results.references, results.ids,
+                                                self.normaliser, self.metadata, self.eval_cfg)
+            metrics.update(breakdown_metrics(prefix, self.breakdowns[prefix]))
         self.log_dict(metrics, sync_dist=False, batch_size=max(1, results.loss_count))
         log.info("%s: WER %.4f  CER %.4f  orthographic WER %.4f over %d utterances%s", prefix, report.wer,
                  report.cer, report.wer_ortho, report.n_utterances,
@@ -139,8 +165,8 @@ class ASRTask(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._eval_start()
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_end("val")
@@ -148,14 +174,14 @@ class ASRTask(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._eval_start()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_META_KEY] = self.checkpoint_meta
+        self.checkpoint_meta.write(checkpoint)
 
     def configure_optimizers(self) -> dict:
         trainer = self.trainer

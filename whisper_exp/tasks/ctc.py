@@ -10,7 +10,9 @@ import torch
 from transformers import PreTrainedModel, Wav2Vec2CTCTokenizer
 
 from whisper_exp.config.schema import OptimizerConfig
+from whisper_exp.data.collate import Batch
 from whisper_exp.metrics.wer import Normaliser
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.tasks.base import ASRTask
 
 
@@ -25,17 +27,17 @@ class CTCTask(ASRTask):
         optimizer: OptimizerConfig,
         normaliser: Normaliser,
         log_examples: int = 20,
-        checkpoint_meta: dict | None = None,
+        checkpoint_meta: CheckpointMeta | None = None,
     ) -> None:
         super().__init__(model, optimizer, normaliser, log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
 
-    def _forward(self, batch: dict, labels: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def _forward(self, batch: Batch, labels: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
         outputs = self.model(input_values=batch["input_values"], attention_mask=batch.get("attention_mask"),
                              labels=batch["labels"] if labels else None)
         return outputs.loss, outputs.logits
 
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         loss, _ = self._forward(batch, labels=True)
         assert loss is not None
         return loss
@@ -48,12 +50,12 @@ class CTCTask(ASRTask):
         return [self.tokenizer.decode(best[row, : int(n)]).strip() for row, n in enumerate(frames)]
 
     @torch.no_grad()
-    def transcribe(self, batch: dict) -> list[str]:
+    def transcribe(self, batch: Batch) -> list[str]:
         _, logits = self._forward(batch, labels=False)
         return self.decode(logits, batch["input_lengths"])
 
     @torch.no_grad()
-    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+    def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
         """One forward pass gives both the eval loss and the frame logits to decode."""
         loss, logits = self._forward(batch, labels=True)
         assert loss is not None

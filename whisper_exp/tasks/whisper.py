@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 
 import torch
 from transformers import PreTrainedTokenizerBase, WhisperForConditionalGeneration
@@ -10,9 +11,25 @@ from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
 from whisper_exp.config.schema import GenerationConfig, OptimizerConfig
+from whisper_exp.data.collate import Batch
 from whisper_exp.metrics.wer import Normaliser
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.encoder_cache import EncoderOutputCache, encoder_suffix
 from whisper_exp.tasks.base import ASRTask
+
+
+class _LibraryGenerateNotice(logging.Filter):
+    """Drops one deprecation notice that transformers 5 raises against itself: WhisperForConditionalGeneration
+    .generate hands `suppress_tokens`/`begin_suppress_tokens` to the parent generate next to its own
+    generation_config (a workaround in the library), which the parent then reports as a user mixing the two.
+    Ours passes a generation config and model inputs only; every other generation notice still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("generation-related arguments" in message and "suppress_tokens" in message)
+
+
+logging.getLogger("transformers.generation.utils").addFilter(_LibraryGenerateNotice())
 
 
 class WhisperTask(ASRTask):
@@ -25,22 +42,22 @@ class WhisperTask(ASRTask):
         *,
         optimizer: OptimizerConfig,
         generation: GenerationConfig,
-        english_only: bool,
         normaliser: Normaliser,
-        checkpoint_meta: dict | None = None,
+        checkpoint_meta: CheckpointMeta | None = None,
         encoder_cache: EncoderOutputCache | None = None,
     ) -> None:
         super().__init__(model, optimizer, normaliser, generation.log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
-        # A per-call copy: max_new_tokens replaces the checkpoint's max_length (448, kept for export).
+        # A per-task copy (language/task as models.loading.configure_generation set them; the checkpoint's own,
+        # max_length 448, is kept for export). Whisper's generate counts max_length after the prompt tokens (sot,
+        # language, task, notimestamps), so it caps the *new* tokens: setting max_new_tokens instead makes
+        # transformers 5 warn on every batch that both are set.
         self.generation_config = copy.deepcopy(model.generation_config)
-        self.generation_config.max_length = None
-        self.generation_config.max_new_tokens = generation.max_new_tokens
+        self.generation_config.max_new_tokens = None
+        self.generation_config.max_length = generation.max_new_tokens
         self.generation_config.num_beams = generation.num_beams
+        self.generation_config.use_cache = True
         self.encoder_cache = encoder_cache
-        self.generate_kwargs: dict = {}
-        if not english_only:
-            self.generate_kwargs.update(language=generation.language, task=generation.task)
 
     def encode(self, features: torch.Tensor) -> BaseModelOutput:
         """Encoder outputs; with the cache, the frozen prefix is read from disk and only the rest runs."""
@@ -50,7 +67,7 @@ class WhisperTask(ASRTask):
         hidden = self.encoder_cache.prefix_outputs(features)
         return BaseModelOutput(last_hidden_state=encoder_suffix(encoder, hidden, self.encoder_cache.depth))
 
-    def compute_loss(self, batch: dict) -> torch.Tensor:
+    def compute_loss(self, batch: Batch) -> torch.Tensor:
         if self.encoder_cache is None:
             return self.model(input_features=batch["input_features"], labels=batch["labels"]).loss
         return self.model(encoder_outputs=self.encode(batch["input_features"]), labels=batch["labels"]).loss
@@ -59,7 +76,7 @@ class WhisperTask(ASRTask):
         return {"encoder_cache": self.encoder_cache.stats()} if self.encoder_cache is not None else {}
 
     @torch.no_grad()
-    def transcribe(self, batch: dict, encoder_outputs: BaseModelOutput | None = None,
+    def transcribe(self, batch: Batch, encoder_outputs: BaseModelOutput | None = None,
                    cross_attention_cache: DynamicCache | None = None) -> list[str]:
         """Generated text per clip; `cross_attention_cache`: the decoder's keys/values of these encoder outputs."""
         features = batch["input_features"]
@@ -67,13 +84,13 @@ class WhisperTask(ASRTask):
         mask = torch.ones(features.shape[0], features.shape[-1], dtype=torch.long, device=features.device)
         extra: dict = {"encoder_outputs": encoder_outputs} if encoder_outputs is not None else {}
         if cross_attention_cache is not None:
-            extra["past_key_values"] = EncoderDecoderCache(DynamicCache(), cross_attention_cache)
+            extra["cache"] = EncoderDecoderCache(DynamicCache(), cross_attention_cache)
         tokens = self.model.generate(features, attention_mask=mask, generation_config=self.generation_config,
-                                     use_cache=True, **self.generate_kwargs, **extra)
+                                     **extra)
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
 
     @torch.no_grad()
-    def loss_and_transcribe(self, batch: dict) -> tuple[torch.Tensor, list[str]]:
+    def loss_and_transcribe(self, batch: Batch) -> tuple[torch.Tensor, list[str]]:
         """One encoder pass serves both the eval loss and generation (the encoder is most of the cost).
 
         With greedy decoding, generation also reuses the cross-attention keys/values that the loss pass
@@ -83,5 +100,5 @@ class WhisperTask(ASRTask):
         encoder_outputs = self.encode(batch["input_features"])
         greedy = self.generation_config.num_beams == 1
         output = self.model(encoder_outputs=encoder_outputs, labels=batch["labels"], use_cache=greedy)
-        cross = output.past_key_values.cross_attention_cache if greedy else None
+        cross = output.cache.cross_attention_cache if greedy else None
         return output.loss, self.transcribe(batch, encoder_outputs=encoder_outputs, cross_attention_cache=cross)

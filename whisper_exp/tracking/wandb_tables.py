@@ -22,13 +22,10 @@ import lightning as L
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from whisper_exp.summary import RunSummary
+
 # summary.json keys copied to the W&B run summary (scalars only; same names in both places).
-COMPARISON_KEYS = (
-    "baseline_wer", "baseline_cer", "best_val_wer", "val_wer", "wer", "cer", "wer_ortho",
-    "train_samples", "train_hours", "train_samples_seen", "train_samples_per_s", "train_seconds", "global_steps",
-    "wall_s", "params_total", "params_trainable", "params_frozen", "model_params_card",
-    "model", "data", "finetune", "seed", "lr", "precision", "task_name",
-)
+COMPARISON_KEYS = RunSummary.comparison_keys()
 TABLE_COLUMNS = ("step", "id", "reference", "prediction")
 TABLE_NAME = "predictions"
 
@@ -38,8 +35,9 @@ def wandb_loggers(loggers: Iterable[Logger]) -> list[WandbLogger]:
     return [logger for logger in loggers if isinstance(logger, WandbLogger)]
 
 
-def comparison_values(summary: Mapping[str, Any]) -> dict[str, Any]:
+def comparison_values(summary: RunSummary | Mapping[str, Any]) -> dict[str, Any]:
     """The scalar comparison numbers of a summary (non-finite and missing values left out)."""
+    summary = summary if isinstance(summary, RunSummary) else RunSummary.from_dict(summary)
     values = {}
     for key in COMPARISON_KEYS:
         value = summary.get(key)
@@ -52,7 +50,7 @@ def comparison_values(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @rank_zero_only
-def publish_summary(loggers: Iterable[Logger], summary: Mapping[str, Any]) -> dict[str, Any]:
+def publish_summary(loggers: Iterable[Logger], summary: RunSummary | Mapping[str, Any]) -> dict[str, Any]:
     """Write the comparison numbers of `summary` into each W&B logger's run summary; returns them."""
     values = comparison_values(summary)
     for logger in wandb_loggers(loggers):

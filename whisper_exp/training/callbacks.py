@@ -10,6 +10,8 @@ import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
+from whisper_exp.data.collate import Batch
+
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +50,7 @@ class TrainThroughput(L.Callback):
             self.first_step_after_s = seconds_since_process_start()
             log.info("first training step %.1f s after the process started", self.first_step_after_s)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Batch,
                            batch_idx: int) -> None:
         self.samples += int(batch.get("n_utterances", len(batch["ids"])))
         self.audio_seconds += float(batch.get("audio_seconds", 0.0))

@@ -4,12 +4,19 @@ Every checkpoint is written to a hidden temporary file beside its target, fsync'
 over it, so a run killed mid-write leaves the previous checkpoint intact (Lightning's own writer
 goes through a temporary file in the system temp dir, which is a copy, not a rename, whenever that
 is another filesystem).
+
+Before each write the free space of the target's filesystem is checked against the checkpoint's
+size (its tensors' bytes, known before anything is written): too little, or a write that fails
+for want of space, raises `DiskSpaceError` with the bytes needed, the bytes free, the path and
+the command that resumes from the previous good checkpoint (`resume_command`), which stays intact.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +33,69 @@ CHECKPOINT_DIRNAME = "checkpoints"
 LAST_NAME = "last.ckpt"
 
 
+# Room asked for beyond the checkpoint's tensor bytes: pickle framing, metadata, optimiser bookkeeping.
+SPACE_MARGIN_FRACTION = 0.05
+SPACE_MARGIN_BYTES = 1 << 20
+
+
 class ResumeError(FileNotFoundError):
     """trainer.resume points at nothing usable; the message says what was searched."""
+
+
+class DiskSpaceError(OSError):
+    """Not enough disk space for a checkpoint; the previous checkpoint is kept and `resume` says how to go on."""
+
+    def __init__(self, message: str, checkpoint_dir: Path, resume: str) -> None:
+        super().__init__(errno.ENOSPC, message)
+        self.message = message
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def resume_command(run_dir_or_ckpt: str | Path) -> str:
+    """The command line that resumes this run from `run_dir_or_ckpt`: ``python -m whisper_exp <this run's
+    overrides> trainer.resume=PATH`` (one rule with the interrupt message: `signals.resume_command`)."""
+    from whisper_exp.training.signals import resume_command as command_for
+    from whisper_exp.training.signals import task_overrides
+
+    return command_for(Path(run_dir_or_ckpt), task_overrides())
+
+
+def _tensor_bytes(value: Any) -> int:
+    """Bytes of every tensor in a (nested) checkpoint dict: what torch.save will write, less the framing."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_tensor_bytes(item) for item in value)
+    return 0
+
+
+def _resume_point(target: Path) -> Path:
+    """The checkpoint a run stopped while writing `target` resumes from: last.ckpt beside it, else its run dir."""
+    last = target.parent / LAST_NAME
+    return last if last.is_file() else target.parent.parent
+
+
+def _no_space(target: Path, needed: int, free: int) -> DiskSpaceError:
+    resume = resume_command(_resume_point(target))
+    return DiskSpaceError(f"not enough disk space to write checkpoint {target}: needs about {needed} bytes, "
+                          f"{free} bytes free on {target.parent}. The previous checkpoint is kept; free some "
+                          f"space (or set paths.output_dir elsewhere) and resume with:\n  {resume}",
+                          target.parent, resume)
+
+
+def check_free_space(checkpoint: dict[str, Any], target: Path) -> int:
+    """Raise DiskSpaceError when `target`'s filesystem cannot hold `checkpoint`; returns the bytes needed."""
+    needed = int(_tensor_bytes(checkpoint) * (1 + SPACE_MARGIN_FRACTION)) + SPACE_MARGIN_BYTES
+    free = shutil.disk_usage(target.parent).free
+    if free < needed:
+        raise _no_space(target, needed, free)
+    return needed
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -41,6 +109,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        needed = check_free_space(checkpoint, target)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             with temporary.open("wb") as handle:
@@ -48,6 +117,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
+        except (OSError, RuntimeError) as err:  # torch reports a full disk as "enforce fail at inline_container.cc"
+            if isinstance(err, OSError) and err.errno != errno.ENOSPC and "No space" not in str(err):
+                raise
+            if isinstance(err, RuntimeError) and "inline_container" not in str(err) and "No space" not in str(err):
+                raise
+            temporary.unlink(missing_ok=True)
+            raise _no_space(target, needed, shutil.disk_usage(target.parent).free) from err
         finally:
             temporary.unlink(missing_ok=True)
 

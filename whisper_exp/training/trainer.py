@@ -25,6 +25,7 @@ from whisper_exp.training.checkpoints import (
     TrainableOnlyCheckpoints,
     checkpoint_callbacks,
 )
+from whisper_exp.training.hardware import resolve_precision
 from whisper_exp.training.health import LossHealthMonitor
 from whisper_exp.training.signals import CheckpointOnSignal
 from whisper_exp.training.strategy import build_strategy, use_hydra_job_launcher
@@ -62,7 +63,8 @@ def build_trainer(
     built = L.Trainer(
         default_root_dir=str(run_dir), logger=logger if logger is not None else False, callbacks=callbacks,
         accelerator=strategy.accelerator, strategy=build_strategy(strategy, wrap_classes), devices=strategy.devices,
-        num_nodes=strategy.num_nodes, precision=trainer.precision, max_steps=trainer.max_steps,
+        num_nodes=strategy.num_nodes, precision=resolve_precision(trainer.precision, strategy.accelerator).precision,
+        max_steps=trainer.max_steps,
         max_epochs=trainer.max_epochs, val_check_interval=trainer.val_check_interval,
         check_val_every_n_epoch=trainer.check_val_every_n_epoch,
         accumulate_grad_batches=trainer.accumulate_grad_batches, gradient_clip_val=trainer.gradient_clip_val,

@@ -25,7 +25,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, IterableDataset, load_dataset, load_from_disk
 
 from whisper_exp.config.schema import SourceConfig
-from whisper_exp.data.errors import DataError
+from whisper_exp.data.errors import DataError, MissingSplitError
 from whisper_exp.data.harmonise import harmonise
 
 SAVED_DICT_MARKER = "dataset_dict.json"
@@ -38,7 +38,7 @@ def _saved_split(source: str, base: Path, split: str) -> Dataset | None:
         saved = load_from_disk(str(base))
         assert isinstance(saved, DatasetDict)
         if split not in saved:
-            raise DataError(f"[{source}] split {split!r} not found in {base}; splits present: {sorted(saved)}. "
+            raise MissingSplitError(f"[{source}] split {split!r} not found in {base}; splits present: {sorted(saved)}. "
                             f"Fix data.sources.{source}.splits")
         return saved[split]
     if (base / split / SAVED_DATASET_MARKER).is_file():
@@ -47,7 +47,7 @@ def _saved_split(source: str, base: Path, split: str) -> Dataset | None:
         return table
     if any((child / SAVED_DATASET_MARKER).is_file() for child in base.iterdir() if child.is_dir()):
         present = sorted(c.name for c in base.iterdir() if (c / SAVED_DATASET_MARKER).is_file())
-        raise DataError(f"[{source}] split {split!r} not found in {base}; splits present: {present}. "
+        raise MissingSplitError(f"[{source}] split {split!r} not found in {base}; splits present: {present}. "
                         f"Fix data.sources.{source}.splits")
     return None
 
@@ -55,7 +55,7 @@ def _saved_split(source: str, base: Path, split: str) -> Dataset | None:
 def _load_error(source: str, where: str, split: str, err: Exception) -> DataError:
     text = str(err)
     if "Unknown split" in text or "Bad split" in text:
-        return DataError(f"[{source}] split {split!r} does not exist in {where}: {text} "
+        return MissingSplitError(f"[{source}] split {split!r} does not exist in {where}: {text} "
                          f"Fix data.sources.{source}.splits")
     if "scripts are no longer supported" in text:
         return DataError(f"[{source}] {where} is a script-based dataset, which datasets >= 4 cannot run. Load its "

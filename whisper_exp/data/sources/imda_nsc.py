@@ -18,7 +18,7 @@ Assumptions, each checked with a clear error where it can fail:
 * A SCRIPT file is named ``<channel><speaker: 4 digits><session: 1 digit>.TXT``. It holds, per
   utterance, a line ``<utterance id>\\t<prompt as shown to the speaker>`` followed by a line
   ``\\t<orthographic transcription of what was said>`` (lower case, with NSC annotation marks).
-  Files may start with a UTF-8 byte-order mark; UTF-16 files (with BOM) are read too.
+  Encoding: a byte-order mark (UTF-8/16/32), else UTF-8, else ``data.encoding`` (data.text_encoding).
 * The audio of utterance ``U`` of speaker ``S``, session ``N`` is ``SESSION<N>/<U>.WAV`` under
   ``SPEAKER<S>`` (folder, or member of ``SPEAKER<S>.zip``); extension case is ignored.
 * The text is the transcription cleaned by `imda_text.clean_transcript` (documented there);
@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from datasets import Dataset
 
 from whisper_exp.config.schema import ImdaConfig, SourceConfig
@@ -48,11 +47,11 @@ from whisper_exp.data.audio import zip_member_path
 from whisper_exp.data.errors import DataError, DropCounter
 from whisper_exp.data.schema import dataset_from_records, empty_records
 from whisper_exp.data.sources.imda_text import choose_text, clean_transcript
+from whisper_exp.data.speakers import speaker_splits as shared_speaker_splits
+from whisper_exp.data.text_encoding import read_text
 
 SPLITS = ("train", "validation", "test")
 SCRIPT_NAME = re.compile(r"^(?P<channel>\d)(?P<speaker>\d{4})(?P<session>\d)$")
-MIN_SPEAKERS = 3
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -77,20 +76,13 @@ def _find_dir(parent: Path, name: str) -> Path | None:
     return None
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] in UTF16_BOMS:
-        return raw.decode("utf-16")
-    return raw.decode("utf-8-sig")
-
-
-def _script_entries(path: Path) -> Iterator[tuple[int, str, str | None, str | None]]:
+def _script_entries(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str, str | None, str | None]]:
     """(line number, utterance id, prompt, transcription) per utterance of a SCRIPT file.
 
     An id line without a following transcription line yields transcription None; a line that
     is neither yields id "" (unreadable).
     """
-    lines = _read_text(path).splitlines()
+    lines = read_text(path, encoding).splitlines()
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -163,7 +155,8 @@ def _channel_dirs(root: Path, options: ImdaConfig, source: str) -> list[tuple[in
     return found
 
 
-def _index(source: str, root: Path, options: ImdaConfig, on_error: str, drops: DropCounter) -> list[Utterance]:
+def _index(source: str, root: Path, options: ImdaConfig, on_error: str, drops: DropCounter,
+           encoding: str | None = None) -> list[Utterance]:
     """Every usable utterance of the configured parts and channels (drops counted once)."""
     utterances: list[Utterance] = []
     for _part, channel, channel_dir in _channel_dirs(root, options, source):
@@ -182,7 +175,7 @@ def _index(source: str, root: Path, options: ImdaConfig, on_error: str, drops: D
                             f"{script}: unexpected SCRIPT file name, expected <channel><speaker:4 digits><session>.TXT")
                 continue
             speaker, session = name["speaker"], name["session"]
-            for number, uid, prompt, transcription in _script_entries(script):
+            for number, uid, prompt, transcription in _script_entries(script, encoding):
                 where = f"{script.name}:{number}"
                 if not uid:
                     drops.fault(on_error, source, "unreadable transcript line", f"{where}: {transcription!r}")
@@ -207,26 +200,15 @@ def _index(source: str, root: Path, options: ImdaConfig, on_error: str, drops: D
 
 
 def speaker_splits(speakers: list[str], options: ImdaConfig, source: str) -> dict[str, set[str]]:
-    """Speaker-disjoint train/validation/test sets, deterministic from imda.split_seed."""
-    unique = sorted(set(speakers))
-    if len(unique) < MIN_SPEAKERS:
-        raise DataError(f"[{source}] {len(unique)} speaker(s) found; at least {MIN_SPEAKERS} are needed for "
-                        "speaker-disjoint train/validation/test splits")
-    order = [unique[i] for i in np.random.default_rng(options.split_seed).permutation(len(unique))]
-
-    def count(fraction: float) -> int:
-        return 0 if fraction <= 0 else max(1, round(fraction * len(unique)))
-
-    n_test, n_val = count(options.test_speakers), count(options.validation_speakers)
-    if n_test + n_val >= len(unique):
-        raise DataError(f"[{source}] imda.test_speakers + imda.validation_speakers leave no training speaker "
-                        f"({len(unique)} speakers)")
-    return {"test": set(order[:n_test]), "validation": set(order[n_test:n_test + n_val]),
-            "train": set(order[n_test + n_val:])}
+    """Speaker-disjoint train/validation/test sets, deterministic from imda.split_seed (data.speakers)."""
+    return shared_speaker_splits(speakers, test=options.test_speakers, validation=options.validation_speakers,
+                                 seed=options.split_seed, source=source,
+                                 keys=("imda.test_speakers", "imda.validation_speakers"))
 
 
 def read_imda_nsc(source: str, cfg: SourceConfig, split: str, *, on_error: str = "raise",
-                  drops: DropCounter | None = None, memo: dict[Any, Any] | None = None) -> Dataset:
+                  drops: DropCounter | None = None, memo: dict[Any, Any] | None = None,
+                  encoding: str | None = None) -> Dataset:
     """One speaker-disjoint split ("train", "validation" or "test") of the configured NSC parts."""
     drops = drops if drops is not None else DropCounter()
     if split not in SPLITS:
@@ -241,7 +223,7 @@ def read_imda_nsc(source: str, cfg: SourceConfig, split: str, *, on_error: str =
     key = ("imda_nsc", source, str(root.resolve()), repr(options))
     memo = memo if memo is not None else {}
     if key not in memo:
-        utterances = _index(source, root, options, on_error, drops)
+        utterances = _index(source, root, options, on_error, drops, encoding)
         memo[key] = (utterances, speaker_splits([u.speaker for u in utterances], options, source))
     utterances, splits = memo[key]
     wanted = splits[split]

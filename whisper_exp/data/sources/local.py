@@ -14,6 +14,7 @@ Split folder aliases follow audiofolder: valid/dev/eval → validation.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,9 @@ from pathlib import Path
 from datasets import Dataset
 
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.schema import dataset_from_records
+from whisper_exp.data.text_encoding import read_text
 
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
@@ -30,10 +32,11 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validatio
                  "testing": "test"}
 
 
-def _read_metadata(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a metadata.csv / metadata.jsonl file."""
+def _read_metadata(path: Path, encoding: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) from a metadata.csv / metadata.jsonl file (encoding: data.text_encoding)."""
+    text = read_text(path, encoding)
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
+        with io.StringIO(text) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -42,7 +45,7 @@ def _read_metadata(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 except json.JSONDecodeError as err:
                     raise DataError(f"{path}:{number}: not valid JSON ({err}); fix or remove the line") from err
         return
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         for number, row in enumerate(reader, start=2):
             yield number, row
@@ -79,6 +82,7 @@ def read_audiofolder(
     text_column: str = "transcription",
     on_error: str = "raise",
     drops: DropCounter | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
     """Read one split of an audiofolder corpus into the common schema.
 
@@ -98,7 +102,7 @@ def read_audiofolder(
     seen_splits: set[str] = set()
     for meta_path, implied in metadata:
         base = meta_path.parent
-        for number, row in _read_metadata(meta_path):
+        for number, row in _read_metadata(meta_path, encoding):
             for column in ("file_name", text_column):
                 if column not in row:
                     raise DataError(f"[{source}] {meta_path}: no column {column!r} (columns: {sorted(row)}); "
@@ -116,7 +120,7 @@ def read_audiofolder(
             try:
                 duration = audio_duration(ref)
             except AudioError as err:
-                drops.fault(on_error, source, "unreadable audio", f"{where}: {err}")
+                drops.fault(on_error, source, err.reason, f"{where}: {err}")
                 continue
             records["id"].append(f"{source}/{file_name}")
             records["audio"].append({"path": ref.path, "bytes": None})
@@ -125,6 +129,6 @@ def read_audiofolder(
             records["duration"].append(duration)
             records["speaker"].append(str(row.get("speaker") or ""))
     if not records["id"] and wanted not in seen_splits:
-        raise DataError(f"[{source}] split {split!r} not found in {root}; splits present: "
+        raise MissingSplitError(f"[{source}] split {split!r} not found in {root}; splits present: "
                         f"{sorted(s for s in seen_splits if s != 'None')}")
     return dataset_from_records(records)

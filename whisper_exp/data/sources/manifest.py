@@ -19,6 +19,7 @@ counted with ``data.on_error=skip``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -29,9 +30,10 @@ from datasets import Dataset
 
 from whisper_exp.config.schema import SourceConfig
 from whisper_exp.data.audio import AudioError, AudioRef, audio_duration
-from whisper_exp.data.errors import DataError, DropCounter
+from whisper_exp.data.errors import DataError, DropCounter, MissingSplitError
 from whisper_exp.data.harmonise import check_columns
 from whisper_exp.data.schema import dataset_from_records, empty_records
+from whisper_exp.data.text_encoding import read_text
 
 SPLIT_COLUMN = "split"
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
@@ -42,11 +44,11 @@ class RowError(ValueError):
     """One manifest row that cannot be parsed."""
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(line number, row or the error that row raised) for every data row of a manifest."""
+def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """(line number, row or the error that row raised) for every data row of manifest `path` (its `text`)."""
     suffix = path.suffix.lower()
     if suffix in JSON_LINES:
-        with path.open(encoding="utf-8") as handle:
+        with io.StringIO(text) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -61,7 +63,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         raise DataError(f"{path}: unknown manifest format {suffix!r}; use .csv, .tsv or .jsonl")
     delimiter = DELIMITED[suffix]
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter, quoting=quoting)
         for row in reader:
             number = reader.line_num
@@ -72,11 +74,11 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             yield number, row
 
 
-def _header(path: Path) -> list[str] | None:
+def _header(path: Path, text: str) -> list[str] | None:
     """Column names of a delimited manifest (None for JSONL, whose rows carry their keys)."""
     if path.suffix.lower() in JSON_LINES:
         return None
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         first = handle.readline().rstrip("\r\n")
     return first.split(DELIMITED[path.suffix.lower()]) if first else []
 
@@ -89,7 +91,7 @@ def _manifest_for(source: str, cfg: SourceConfig, split: str) -> tuple[Path, str
         manifest = root / split
         if not manifest.is_file():
             present = sorted(p.name for p in root.iterdir() if p.suffix.lower() in (*DELIMITED, *JSON_LINES))
-            raise DataError(f"[{source}] manifest {manifest} not found (split {split!r}); manifests in {root}: "
+            raise MissingSplitError(f"[{source}] manifest {manifest} not found (split {split!r}); manifests in {root}: "
                             f"{present}. Fix data.sources.{source}.splits")
         return manifest, None
     if root.is_file():
@@ -118,13 +120,16 @@ def _duration(row: dict[str, Any], cfg: SourceConfig, ref: AudioRef, where: str)
 
 
 def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str = "raise",
-                  drops: DropCounter | None = None) -> Dataset:
+                  drops: DropCounter | None = None, encoding: str | None = None) -> Dataset:
     """One split of a manifest corpus in the common schema (see module doc)."""
     drops = drops if drops is not None else DropCounter()
     if not cfg.path:
         raise DataError(f"[{source}] no manifest: set data.sources.{source}.path")
     manifest, split_value = _manifest_for(source, cfg, split)
-    header = _header(manifest)
+    if manifest.suffix.lower() not in (*DELIMITED, *JSON_LINES):
+        raise DataError(f"{manifest}: unknown manifest format {manifest.suffix!r}; use .csv, .tsv or .jsonl")
+    text = read_text(manifest, encoding)
+    header = _header(manifest, text)
     if header is not None:
         check_columns(source, header, cfg, str(manifest))
     if split_value is not None and header is not None and SPLIT_COLUMN not in header:
@@ -133,7 +138,7 @@ def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str =
     base = _audio_base(cfg, manifest)
     records = empty_records()
     seen_splits: set[str] = set()
-    for number, row in _rows(manifest):
+    for number, row in _rows(manifest, text):
         where = f"{manifest}:{number}"
         if isinstance(row, RowError):
             drops.fault(on_error, source, "unreadable manifest row", f"{where}: {row}")
@@ -160,7 +165,7 @@ def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str =
             drops.fault(on_error, source, "unreadable manifest row", f"{where}: {err}")
             continue
         except AudioError as err:
-            drops.fault(on_error, source, "unreadable audio", f"{where}: {err}")
+            drops.fault(on_error, source, err.reason, f"{where}: {err}")
             continue
         sample_id = row[cfg.id_column] if cfg.id_column else audio_value
         speaker = row.get(cfg.speaker_column) if cfg.speaker_column else None
@@ -171,6 +176,6 @@ def read_manifest(source: str, cfg: SourceConfig, split: str, *, on_error: str =
         records["duration"].append(duration)
         records["speaker"].append("" if speaker is None else str(speaker))
     if split_value is not None and split_value not in seen_splits:
-        raise DataError(f"[{source}] split {split_value!r} not found in the {SPLIT_COLUMN!r} column of {manifest}; "
-                        f"values present: {sorted(seen_splits)}")
+        raise MissingSplitError(f"[{source}] split {split_value!r} not found in the {SPLIT_COLUMN!r} column of "
+                                f"{manifest}; values present: {sorted(seen_splits)}")
     return dataset_from_records(records)

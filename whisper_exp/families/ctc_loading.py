@@ -6,7 +6,7 @@ a local Hugging Face folder, or a run's .ckpt (on top of the base it records). T
 * a folder with its own CTC tokenizer (vocab.json: a run's exported hf_model/) keeps it and its head;
 * a run's .ckpt reuses the vocabulary recorded in it;
 * otherwise (a pretrained-only checkpoint such as microsoft/wavlm-large) it is built from the training
-  transcripts (data.ctc_vocab) and a fresh CTC head of that size is initialised.
+  transcripts (families.ctc_vocab) and a fresh CTC head of that size is initialised.
 
 The processor (feature extractor from model.ctc + tokenizer) is exported with the model, so the
 exported folder decodes on its own in `transformers.pipeline("automatic-speech-recognition")`.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -29,13 +29,13 @@ from transformers import (
     Wav2Vec2Processor,
 )
 
-from whisper_exp.config.schema import ModelConfig
-from whisper_exp.data.ctc_vocab import build_tokenizer, build_vocabulary
+from whisper_exp.config.schema import ModelConfig, choices
+from whisper_exp.families.ctc_vocab import CtcVocabConfig, build_tokenizer, build_vocabulary
+from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.loading import (
-    CHECKPOINT_META_KEY,
     ModelLoadError,
-    _ckpt_base,
-    _load_lightning_weights,
+    checkpoint_base,
+    load_lightning_weights,
     open_checkpoint,
     resolve_source,
 )
@@ -45,6 +45,30 @@ log = logging.getLogger(__name__)
 # Key of the checkpoint metadata (tasks.base) holding the vocabulary a CTC run trained with.
 VOCAB_META_KEY = "ctc_vocab"
 CTC_MODEL_TYPES = ("wav2vec2", "wavlm", "hubert", "wav2vec2-conformer", "data2vec-audio", "unispeech-sat", "sew")
+
+
+@dataclass
+class CtcConfig:
+    """`model.ctc`: settings of the wav2vec2-style CTC family (wav2vec2 / WavLM / HuBERT + CTC head); values and
+    their documentation: conf/model/_ctc.yaml and each checkpoint's file."""
+
+    # Feature extractor, per checkpoint: zero-mean unit-variance waveform; attention mask over padding
+    # (only for checkpoints trained with one: layer-norm feature encoders, e.g. WavLM-large, HuBERT-large).
+    do_normalize: bool
+    return_attention_mask: bool
+    vocab: CtcVocabConfig
+    # SpecAugment-style masking of the feature-encoder output during training.
+    mask_time_prob: float
+    mask_time_length: int
+    mask_feature_prob: float
+    mask_feature_length: int
+    # Regularisation beyond model.dropout (hidden), attention_dropout and activation_dropout.
+    feat_proj_dropout: float
+    final_dropout: float
+    layerdrop: float
+    # "mean" (loss per target length, then batch mean) or "sum"; zero_infinity drops impossible alignments.
+    ctc_loss_reduction: str = field(metadata=choices("mean", "sum"))
+    ctc_zero_infinity: bool
 
 
 @dataclass
@@ -58,16 +82,16 @@ class LoadedCTC:
     vocab: dict[str, int]
 
 
-def feature_extractor(cfg: ModelConfig, sampling_rate: int) -> Wav2Vec2FeatureExtractor:
+def feature_extractor(options: CtcConfig, sampling_rate: int) -> Wav2Vec2FeatureExtractor:
     """The waveform feature extractor of this checkpoint (normalisation and attention mask from model.ctc)."""
     return Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=sampling_rate, padding_value=0.0,
-                                    do_normalize=cfg.ctc.do_normalize,
-                                    return_attention_mask=cfg.ctc.return_attention_mask)
+                                    do_normalize=options.do_normalize,
+                                    return_attention_mask=options.return_attention_mask)
 
 
 def model_overrides(cfg: ModelConfig) -> dict[str, float | int | str | bool]:
     """Config values set on the loaded model: SpecAugment masking, dropouts, CTC loss settings."""
-    ctc = cfg.ctc
+    ctc: CtcConfig = cfg.options
     return {
         "mask_time_prob": ctc.mask_time_prob, "mask_time_length": ctc.mask_time_length,
         "mask_feature_prob": ctc.mask_feature_prob, "mask_feature_length": ctc.mask_feature_length,
@@ -102,12 +126,13 @@ def load_ctc(cfg: ModelConfig, cache_dir: str | Path, *, sampling_rate: int,
     load_kwargs: extra `from_pretrained` arguments from the finetune group (8-bit quantisation).
     """
     cache_dir = Path(cache_dir)
+    options: CtcConfig = cfg.options
     source = resolve_source(cfg)
     checkpoint, ckpt = open_checkpoint(cfg)
     recorded = None
     if ckpt is not None:
-        location, description = _ckpt_base(ckpt, checkpoint, cfg, cache_dir)
-        recorded = ckpt.get(CHECKPOINT_META_KEY, {}).get(VOCAB_META_KEY)
+        location, description = checkpoint_base(ckpt, checkpoint, cfg, cache_dir)
+        recorded = CheckpointMeta.from_checkpoint(ckpt).family.get(VOCAB_META_KEY)
     elif source == "local":
         if checkpoint is None:
             raise ModelLoadError("model.source=local needs model.checkpoint=/path/to/dir")
@@ -124,8 +149,8 @@ def load_ctc(cfg: ModelConfig, cache_dir: str | Path, *, sampling_rate: int,
         if recorded is not None:
             vocab = dict(recorded)
         else:  # a fixed character set (model.ctc.vocab.chars) needs no transcripts: nothing is read for it
-            vocab = build_vocabulary(transcripts() if cfg.ctc.vocab.chars is None else [], cfg.ctc.vocab)
-        tokenizer = build_tokenizer(vocab, cfg.ctc.vocab)
+            vocab = build_vocabulary(transcripts() if options.vocab.chars is None else [], options.vocab)
+        tokenizer = build_tokenizer(vocab, options.vocab)
         log.info("CTC vocabulary (%d tokens, %s): %s", len(vocab),
                  "from the checkpoint" if recorded is not None else "built from the training transcripts",
                  "".join(token for token in vocab if len(token) == 1))
@@ -138,8 +163,8 @@ def load_ctc(cfg: ModelConfig, cache_dir: str | Path, *, sampling_rate: int,
         raise ModelLoadError(f"cannot load {location}: {err}\noffline: model.checkpoint=/path/to/a/local/hf_dir"
                              ) from err
     if ckpt is not None:
-        model = _load_lightning_weights(model, ckpt, checkpoint)
+        model = load_lightning_weights(model, ckpt, checkpoint)
         description = f"{description} + fine-tuned weights {checkpoint}"
-    processor = Wav2Vec2Processor(feature_extractor=feature_extractor(cfg, sampling_rate), tokenizer=tokenizer)
+    processor = Wav2Vec2Processor(feature_extractor=feature_extractor(options, sampling_rate), tokenizer=tokenizer)
     log.info("model weights: %s", description)
     return LoadedCTC(model=model, processor=processor, source=description, base_path=location, vocab=vocab)

@@ -17,11 +17,28 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import Wav2Vec2CTCTokenizer
 
-from whisper_exp.config.schema import CtcVocabConfig
+
+@dataclass
+class CtcVocabConfig:
+    """`model.ctc.vocab`: the character vocabulary and the text normalisation applied before labelling (values and
+    their documentation: conf/model/_ctc.yaml)."""
+
+    # Lower-case transcripts (the vocabulary then has no upper-case letters).
+    lowercase: bool
+    # Characters replaced before labelling (curly apostrophes → ', dashes → space, …).
+    char_map: dict[str, str]
+    # Characters dropped before labelling (punctuation); apostrophes stay unless listed here.
+    remove_chars: str
+    word_delimiter: str
+    unk_token: str
+    pad_token: str
+    # A fixed character set (word delimiter, unk and pad are added); null: built from the training transcripts.
+    chars: list[str] | None
 
 
 class CtcTextNormaliser:
