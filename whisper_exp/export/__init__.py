@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whisper_exp.config.defaults import typed_defaults
 from whisper_exp.config.schema import ExportConfig, ExportParityConfig
 from whisper_exp.export.card import check_can_push, push_folder, write_card
 from whisper_exp.export.ct2 import export_ct2
@@ -39,7 +40,7 @@ class ExportPlan:
     formats: list[str]
     quantizations: list[str] = field(default_factory=lambda: ["float32"])
     ggml_ftype: str = "float16"
-    parity: ExportParityConfig = field(default_factory=ExportParityConfig)
+    parity: ExportParityConfig = field(default_factory=lambda: typed_defaults(ExportParityConfig))
     verify: bool = True
     threads: int = 0
 
