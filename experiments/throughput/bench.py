@@ -136,7 +136,7 @@ def worker_ours(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         trainer.test(parts.task, datamodule=parts.datamodule, verbose=False)
         seconds = time.perf_counter() - started
-        acc = parts.task.accumulator
+        acc = parts.task.accumulators[0]  # the one evaluation set
         order = sorted(range(len(acc.ids)), key=lambda i: acc.ids[i])
         return {"clips_per_s": len(rows) / seconds, "audio_s_per_s": _audio_seconds(rows) / seconds,
                 "texts": [acc.predictions[i].strip() for i in order], "peak_rss_mb": _peak_rss_mb()}

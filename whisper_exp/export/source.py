@@ -11,6 +11,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from whisper_exp.config.defaults import yaml_defaults
 from whisper_exp.config.schema import ModelConfig
 from whisper_exp.models.ctranslate2 import ensure_converted, is_ctranslate2_dir
 
@@ -54,14 +55,17 @@ def run_dir_of(path: Path) -> Path | None:
 
 
 def _model_config(run_dir: Path | None, checkpoint: Path) -> ModelConfig:
-    """The model group a run was trained with (for a .ckpt's base weights), else defaults."""
+    """The model group a run was trained with (for a .ckpt's base weights), else the Whisper family's base values
+    (the .ckpt itself records its base weights and language settings are read from its generation config)."""
     config = run_dir / HYDRA_CONFIG if run_dir else None
-    fields = {}
+    fields = yaml_defaults("model/_whisper.yaml", resolve=False)
+    fields.update(name=checkpoint.stem, hub_id=None, params=0, pretrain_lr=0.0)  # not used to load a checkpoint
     if config is not None and config.is_file():
         model = OmegaConf.to_container(OmegaConf.load(config).get("model", {}), resolve=False)
-        known = set(ModelConfig.__dataclass_fields__)
-        fields = {k: v for k, v in dict(model).items() if k in known and k != "ctc"}  # type: ignore[arg-type]
-    fields.update(checkpoint=str(checkpoint), source="local")
+        fields.update(dict(model))  # type: ignore[arg-type]
+    known = set(ModelConfig.__dataclass_fields__)
+    fields = {k: v for k, v in fields.items() if k in known}
+    fields.update(checkpoint=str(checkpoint), source="local", options=None)
     return ModelConfig(**fields)
 
 
