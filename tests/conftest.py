@@ -118,3 +118,16 @@ def compose_config(tmp_path: Path, cache_dir: Path) -> Iterator[Callable[..., Di
 
         yield _compose
     GlobalHydra.instance().clear()
+
+
+def assert_checkpoint_and_export_evaluate_alike(summary: dict, compose_config, overrides: list[str],
+                                                tmp_path: Path) -> None:
+    """The run's best .ckpt and its exported hf_model/, each evaluated alone, score what the run scored."""
+    from whisper_exp.run import run_evaluation
+
+    (tmp_path / "run").mkdir()  # compose_config's run dir (Hydra would create it)
+    for checkpoint in (summary["best_checkpoint"], summary["export_dir"]):
+        cfg = compose_config(*overrides, f"model.checkpoint={checkpoint}", "logger=none", config_name="evaluate")
+        again = run_evaluation(cfg)
+        assert again["wer"] == pytest.approx(summary["wer"]), checkpoint
+        assert [e["prediction"] for e in again["examples"]] == [e["prediction"] for e in summary["examples"]]

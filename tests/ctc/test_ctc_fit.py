@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_checkpoint_and_export_evaluate_alike
 from transformers import Wav2Vec2Processor, WavLMConfig, WavLMForCTC, WavLMModel, pipeline
 
 from whisper_exp.config.schema import validate_config
@@ -136,12 +137,5 @@ def test_export_transcribes_alike_in_the_transformers_pipeline(overfit_run: tupl
 def test_checkpoint_and_export_evaluate_alike(overfit_run: tuple[dict, list[float]], compose_config,
                                               tmp_path: Path) -> None:
     """A .ckpt carries its vocabulary; an exported folder its tokenizer: both score what the run scored."""
-    from whisper_exp.run import run_evaluation
-
     summary, _ = overfit_run
-    (tmp_path / "run").mkdir()  # compose_config's run dir (Hydra would create it)
-    for checkpoint in (summary["best_checkpoint"], summary["export_dir"]):
-        cfg = compose_config(*OVERFIT_8, f"model.checkpoint={checkpoint}", "logger=none", config_name="evaluate")
-        again = run_evaluation(cfg)
-        assert again["wer"] == pytest.approx(summary["wer"]), checkpoint
-        assert [e["prediction"] for e in again["examples"]] == [e["prediction"] for e in summary["examples"]]
+    assert_checkpoint_and_export_evaluate_alike(summary, compose_config, OVERFIT_8, tmp_path)
