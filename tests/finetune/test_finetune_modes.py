@@ -158,7 +158,9 @@ def test_lora_merges_into_a_plain_model_that_loads_without_peft(model, tmp_path:
     torch.testing.assert_close(_logits(reloaded, features), adapted, rtol=1e-4, atol=1e-4)
 
 
-def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, random_whisper_dir: Path) -> None:
+def _with_active_lora(model) -> tuple[LoraSettings, torch.Tensor, torch.Tensor]:
+    """LoRA (r=4) on `model` with non-zero adapters, so merging them changes the output: the settings, an input
+    and the adapted model's logits for it."""
     settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
     add_lora(model, settings)
     with torch.no_grad():
@@ -167,7 +169,11 @@ def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, rando
                 parameter.normal_(std=0.5)
     model.eval()
     features = torch.randn(1, 80, 3000)
-    expected = _logits(model, features)
+    return settings, features, _logits(model, features)
+
+
+def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, random_whisper_dir: Path) -> None:
+    settings, features, expected = _with_active_lora(model)
     record = settings_record(settings)
     del record["modules_to_save"], record["adapter_only_checkpoints"]  # an old record: these keys came later
     adapters = {k: v for k, v in model.state_dict().items() if ".lora_" in k}
@@ -180,15 +186,7 @@ def test_a_lora_record_written_before_newer_settings_still_rebuilds(model, rando
 def test_a_lora_run_checkpoint_is_merged_when_loaded_for_evaluation(model, random_whisper_dir: Path,
                                                                      tmp_path: Path, cache_dir: Path,
                                                                      compose_config) -> None:
-    settings = typed_defaults(LoraSettings, enabled=True, r=4, alpha=8, dropout=0.0)
-    add_lora(model, settings)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(std=0.5)
-    model.eval()
-    features = torch.randn(1, 80, 3000)
-    expected = _logits(model, features)
+    settings, features, expected = _with_active_lora(model)
     adapters_only = {f"model.{k}": v for k, v in model.state_dict().items() if ".lora_" in k}
     ckpt = tmp_path / "lora.ckpt"
     torch.save({"state_dict": adapters_only,
