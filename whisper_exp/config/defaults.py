@@ -21,9 +21,11 @@ from whisper_exp.config.schema import (
     FeatureConfig,
     FinetuneConfig,
     GenerationConfig,
+    HallucinationConfig,
     ImdaConfig,
     KaldiConfig,
     LoggerConfig,
+    LongFormConfig,
     LoraSettings,
     LossHealthConfig,
     MixConfig,
@@ -31,6 +33,7 @@ from whisper_exp.config.schema import (
     PackingConfig,
     SourceConfig,
     StrategyConfig,
+    TimestampConfig,
     TrainerConfig,
 )
 
@@ -43,6 +46,7 @@ HOMES: dict[type, tuple[str, str]] = {
     MixConfig: ("data_common/default.yaml", "mix"),
     FeatureConfig: ("data_common/default.yaml", "features"),
     PackingConfig: ("data_common/default.yaml", "packing"),
+    TimestampConfig: ("data_common/default.yaml", "timestamps"),
     SourceConfig: (SOURCE_DEFAULTS, ""),
     ImdaConfig: (SOURCE_DEFAULTS, "imda"),
     KaldiConfig: (SOURCE_DEFAULTS, "kaldi"),
@@ -58,6 +62,8 @@ HOMES: dict[type, tuple[str, str]] = {
     ExportConfig: ("config.yaml", "export"),
     ExportParityConfig: ("config.yaml", "export.parity"),
     EvalConfig: ("config.yaml", "eval"),
+    HallucinationConfig: ("config.yaml", "eval.hallucination"),
+    LongFormConfig: ("config.yaml", "eval.long_form"),
 }
 
 T = TypeVar("T")

@@ -171,6 +171,19 @@ class PackingConfig:
 
 
 @dataclass
+class TimestampConfig:
+    """Timestamp-aware labels for a fraction of training examples (whisper_exp/data/timestamps.py); Whisper only
+    (values: conf/data_common/default.yaml `timestamps`)."""
+
+    # Fraction of training examples (clips or packed windows) labelled with timestamp tokens; 0: none.
+    probability: float
+    # Speech bounds: frames more than this many dB below the clip's loudest frame are silence.
+    threshold_db: float
+    # Length of the frames whose energy is compared (a multiple of the 10-ms log-mel hop).
+    frame_seconds: float
+
+
+@dataclass
 class DataConfig:
     """Sources, filters, subsets and loaders (values: conf/data_common/default.yaml, then each conf/data/ file)."""
 
@@ -207,6 +220,7 @@ class DataConfig:
     length_group_batches: int
     features: FeatureConfig
     packing: PackingConfig
+    timestamps: TimestampConfig
     # The folders a data config's sources read (data.path, data.root), null unless it sets them. The one default
     # kept here: a data config that requires one writes `???`, and in a merge `???` cannot override a value that
     # conf/data_common/default.yaml would give.
@@ -413,6 +427,32 @@ class ExportConfig:
 
 
 @dataclass
+class HallucinationConfig:
+    """What counts as a looping hypothesis (whisper_exp/metrics/hallucination.py); values: conf/config.yaml
+    `eval.hallucination`."""
+
+    loop_ngram: int
+    loop_count: int
+
+
+@dataclass
+class LongFormConfig:
+    """Long-form evaluation on recordings built from consecutive clips (whisper_exp/long_form.py); values:
+    conf/config.yaml `eval.long_form`."""
+
+    enabled: bool
+    # The evaluation set whose clips are joined (a test or validation set name).
+    split: str
+    min_seconds: float
+    max_seconds: float
+    min_gap_seconds: float
+    max_gap_seconds: float
+    seed: int
+    # A true clip boundary counts as found when a predicted segment boundary is this close (seconds).
+    boundary_tolerance_seconds: float
+
+
+@dataclass
 class EvalConfig:
     """Grouped WER with speaker-bootstrap intervals, and extra evaluation sets (whisper_exp/evaluation.py);
     values: conf/config.yaml `eval`."""
@@ -425,6 +465,8 @@ class EvalConfig:
     confidence: float
     # Named sources scored zero-shot and after fine-tuning (their test split): {name: source config}.
     extra_sets: dict[str, SourceConfig]
+    hallucination: HallucinationConfig
+    long_form: LongFormConfig
 
 
 @dataclass
@@ -547,6 +589,7 @@ def _check_choices(run: RunConfig) -> None:
     if not run.data.sources:
         raise ConfigError(f"data group {run.data.name!r} defines no sources")
     _check_data(run.data)
+    _check_eval(run)
     _check_export(run)
     _family(run.model.family).check(run)
 
@@ -607,6 +650,31 @@ def _check_data(data: DataConfig) -> None:
     if packing.enabled and data.streaming:
         raise ConfigError("data.packing.enabled needs the prepared (non-streaming) training split: "
                           "set data.streaming=false or data.packing.enabled=false")
+    stamps = data.timestamps
+    if not 0 <= stamps.probability <= 1:
+        raise ConfigError(f"data.timestamps.probability={stamps.probability} must be in [0, 1] (0: off)")
+    if stamps.threshold_db <= 0 or stamps.frame_seconds <= 0:
+        raise ConfigError("data.timestamps.threshold_db and data.timestamps.frame_seconds must be > 0")
+
+
+def _check_eval(run: RunConfig) -> None:
+    """Hallucination and long-form settings."""
+    settings = run.eval
+    if settings.hallucination.loop_ngram < 1 or settings.hallucination.loop_count < 2:
+        raise ConfigError("eval.hallucination.loop_ngram must be >= 1 and eval.hallucination.loop_count >= 2")
+    long_form = settings.long_form
+    if not long_form.enabled:
+        return
+    if not 0 < long_form.min_seconds <= long_form.max_seconds:
+        raise ConfigError(f"eval.long_form.min_seconds={long_form.min_seconds} must be > 0 and <= "
+                          f"eval.long_form.max_seconds={long_form.max_seconds}")
+    if not 0 <= long_form.min_gap_seconds <= long_form.max_gap_seconds:
+        raise ConfigError("eval.long_form: need 0 <= min_gap_seconds <= max_gap_seconds")
+    if long_form.boundary_tolerance_seconds <= 0:
+        raise ConfigError("eval.long_form.boundary_tolerance_seconds must be > 0")
+    if run.data.streaming:
+        raise ConfigError("eval.long_form.enabled joins the clips of a prepared evaluation set: set "
+                          "data.streaming=false or eval.long_form.enabled=false")
 
 
 def validate_config(cfg: DictConfig) -> RunConfig:
