@@ -10,6 +10,10 @@ and Lightning shards them across ranks with its DistributedSampler. ``data.strea
 each split is a stream (`pipeline.build_stream`) split by rank here, read and prepared on the
 fly; training then needs ``trainer.max_steps`` (a stream has no length to schedule the LR by).
 
+``data.timestamps.probability``: a seeded fraction of the training examples (clips, or packed windows) is
+relabelled once with timed segments (`timestamps.add_timestamps`) by the family's `timed_labeller`; prepared
+splits only (streamed training data keeps its labels, and says so).
+
 Evaluation sets (``data.validation_sets`` / ``data.test_sets``): one loader per named set, in order
 (Lightning's dataloader_idx); `validation_sets` / `test_sets` may be narrowed to the sets that
 exist (`check_splits`, used by evaluation-only runs).
@@ -34,6 +38,7 @@ from whisper_exp.data.features import FeatureStore, Featurizer, as_featurizer
 from whisper_exp.data.packing import PackedSplit
 from whisper_exp.data.pipeline import SpeechSplit, SplitTables, build_split, build_stream, evaluation_sets, read_sources
 from whisper_exp.data.streaming import EpochDataLoader, StreamingSpeechSplit
+from whisper_exp.data.timestamps import TimedLabeller, TimestampStats, add_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,10 @@ class SpeechDataModule(L.LightningDataModule):
         cache_dir: str | Path,
         seed: int,
         tables: SplitTables | None = None,
+        timed_labeller: TimedLabeller | None = None,
     ) -> None:
-        """`tables`: the eager splits' tables when something read one already (its drops are kept)."""
+        """`tables`: the eager splits' tables when something read one already (its drops are kept);
+        `timed_labeller`: the family's labels for timed segments (None: data.timestamps does not apply)."""
         super().__init__()
         self.data = data
         self.extractor = extractor
@@ -71,6 +78,8 @@ class SpeechDataModule(L.LightningDataModule):
         self.splits: dict[str, SpeechSplit] = {}
         self.streams: dict[str, StreamingSpeechSplit] = {}
         self.packed: PackedSplit | None = None
+        self.timed_labeller = timed_labeller
+        self.timestamp_stats: TimestampStats | None = None
         self.validation_sets = evaluation_sets(data, "validation")
         self.test_sets = evaluation_sets(data, "test")
 
@@ -149,8 +158,10 @@ class SpeechDataModule(L.LightningDataModule):
         if self.data.streaming:
             return {"train_samples": self.data.train_samples, "train_hours": None, "streaming": True}
         train = self.splits.get("train")
+        stamps = self.timestamp_stats.as_dict() if self.timestamp_stats is not None else None
         return {"train_samples": len(train) if train is not None else 0,
-                "train_hours": train.audio_seconds() / 3600 if train is not None else 0.0, "streaming": False}
+                "train_hours": train.audio_seconds() / 3600 if train is not None else 0.0, "streaming": False,
+                "timestamp_labels": stamps}
 
     def _dataloader(self, dataset: Any, batch_size: int, **order: Any) -> DataLoader:
         """A DataLoader over prepared items with this module's collate and workers; `order`: shuffle or sampler."""
@@ -184,7 +195,22 @@ class SpeechDataModule(L.LightningDataModule):
                                       frames_per_second=as_featurizer(self.extractor).settings.frames_per_second)
         return self.packed
 
+    def add_train_timestamps(self) -> None:
+        """Relabel the seeded fraction of training examples with timed segments (data.timestamps), once."""
+        settings = self.data.timestamps
+        if self.timed_labeller is None or settings.probability <= 0 or self.timestamp_stats is not None:
+            return
+        if self.data.streaming:
+            log.info("data.timestamps: streamed training data keeps <|notimestamps|> labels (prepared splits only)")
+            return
+        examples = self.packed_train() if self.data.packing.enabled else self.split("train")
+        self.timestamp_stats = add_timestamps(
+            examples, self.split("train"), self.timed_labeller, settings, seed=self.seed,
+            frames_per_second=as_featurizer(self.extractor).settings.frames_per_second,
+            max_label_tokens=self.max_label_tokens)
+
     def train_dataloader(self) -> DataLoader:
+        self.add_train_timestamps()
         if self.data.packing.enabled:
             return self._dataloader(self.packed_train(), self.data.batch_size, shuffle=True,
                                     generator=torch.Generator().manual_seed(self.seed))

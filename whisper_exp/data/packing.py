@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from torch.utils.data import Dataset as TorchDataset
@@ -29,6 +29,7 @@ from torch.utils.data import Dataset as TorchDataset
 from whisper_exp.config.schema import PackingConfig
 from whisper_exp.data.features import padding_floor
 from whisper_exp.data.pipeline import SpeechSplit
+from whisper_exp.data.timestamps import Placement
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ class PackedSplit(TorchDataset):
         self.split = split
         self.gap_frames = round(settings.gap_seconds * frames_per_second)
         self.max_frames = round(settings.max_seconds * frames_per_second)
-        frame_counts = [split.frame_count(i) for i in range(len(split))]
+        self.frame_counts = [split.frame_count(i) for i in range(len(split))]
         order = np.random.default_rng(seed).permutation(len(split)).tolist()
-        self.windows = plan_windows(frame_counts, split.texts, order, labeller, max_frames=self.max_frames,
+        self.windows = plan_windows(self.frame_counts, split.texts, order, labeller, max_frames=self.max_frames,
                                     gap_frames=self.gap_frames, max_label_tokens=max_label_tokens)
         per_window = len(split) / max(1, len(self.windows))
         fill = sum(w.frames for w in self.windows) / max(1, len(self.windows) * self.max_frames)
@@ -113,3 +114,15 @@ class PackedSplit(TorchDataset):
     def audio_seconds(self) -> float:
         """Total audio in the windows (the split's)."""
         return self.split.audio_seconds()
+
+    def layout(self, index: int) -> list[Placement]:
+        """Where each utterance of window `index` starts, in frames (as `__getitem__` lays them out)."""
+        placements, offset = [], 0
+        for member in self.windows[index].members:
+            placements.append(Placement(member, offset))
+            offset += self.frame_counts[member] + self.gap_frames
+        return placements
+
+    def set_labels(self, index: int, labels: list[int]) -> None:
+        """Replace the label ids of window `index` (data.timestamps)."""
+        self.windows[index] = replace(self.windows[index], labels=tuple(labels))

@@ -41,6 +41,7 @@ from whisper_exp.data.filters import FilterSettings, duration_reason, filter_rea
 from whisper_exp.data.mixing import combine
 from whisper_exp.data.sources import ReadContext, read_source
 from whisper_exp.data.streaming import StreamingSpeechSplit
+from whisper_exp.data.timestamps import Placement
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,14 @@ class SpeechSplit(TorchDataset):
     def audio_seconds(self) -> float:
         """Total audio duration of the split."""
         return float(np.nansum(self.durations))
+
+    def layout(self, index: int) -> list[Placement]:
+        """Item `index` is its own utterance, from its first frame (data.timestamps)."""
+        return [Placement(index, 0)]
+
+    def set_labels(self, index: int, labels: list[int]) -> None:
+        """Replace the label ids of item `index` (data.timestamps)."""
+        self.labels[index] = labels
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from whisper_exp.config.schema import ConfigError, RunConfig, check_choices
+from whisper_exp.data.timestamps import TimedLabeller
 from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.metrics.wer import Normaliser, build_normaliser
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from whisper_exp.finetune import FinetuneResult
     from whisper_exp.tasks.base import ASRTask
+    from whisper_exp.transcribe.backends import Backend
 
 ENGLISH_NAMES = ("en", "english")
 # Reads the training split's transcripts (once, shared with the data module), for families that need them
@@ -62,6 +64,9 @@ class DataParts:
     collate: Callable
     # Longest label sequence the model can learn (longer ones are dropped and counted).
     max_label_tokens: int
+    # Timed segments → label ids with timestamp tokens (data.timestamps); None: the family has no timestamps and
+    # ignores data.timestamps.
+    timed_labeller: TimedLabeller | None = None
 
 
 class Family(ABC):
@@ -80,6 +85,8 @@ class Family(ABC):
     export_formats: ClassVar[tuple[str, ...]] = ("hf",)
     # Longest clip the model sees whole, in seconds (None: no fixed window).
     max_seconds: ClassVar[float | None] = None
+    # Whether it transcribes recordings longer than its window (eval.long_form: `long_form_backend`).
+    supports_long_form: ClassVar[bool] = False
 
     def typed_options(self, raw: dict[str, Any] | None) -> Any:
         """`model.<options_key>` merged onto `options_type` (its defaults); a ConfigError names a wrong key."""
@@ -109,6 +116,9 @@ class Family(ABC):
             raise ConfigError(f"data.packing.enabled=true: packing fills Whisper's fixed 30-s window; "
                               f"model={run.model.name} ({self.name} family) takes batches padded to their longest "
                               "clip instead: set data.packing.enabled=false")
+        if run.eval.long_form.enabled and not self.supports_long_form:
+            raise ConfigError(f"eval.long_form.enabled=true: model={run.model.name} ({self.name} family) has no "
+                              "long-form decoding here (Whisper only); set eval.long_form.enabled=false")
         if self.max_seconds is not None and data.max_duration_s > self.max_seconds:
             raise ConfigError(f"data.max_duration_s > {self.max_seconds:g} s: the {self.name} encoder sees at most "
                               f"{self.max_seconds:g} s per sample; longer audio would be silently truncated. Keep it "
@@ -129,6 +139,10 @@ class Family(ABC):
     def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> ASRTask:
         """The LightningModule over `loaded.model` (loss and decoding of this family)."""
+
+    def long_form_backend(self, task: ASRTask, loaded: Loaded) -> Backend:
+        """A transcriber of recordings of any length over the task's model (eval.long_form)."""
+        raise NotImplementedError(f"the {self.name} family has no long-form decoding")
 
     def export(self, model: PreTrainedModel, processor: ProcessorMixin, directory: Path) -> Path:
         """A Hugging Face folder that `transformers.pipeline("automatic-speech-recognition")` loads as-is."""

@@ -26,7 +26,9 @@ from whisper_exp.finetune.freezing import LayerMap
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.models.encoder_cache import build_encoder_cache
 from whisper_exp.models.loading import configure_generation, load_whisper
+from whisper_exp.tasks.base import ASRTask
 from whisper_exp.tasks.whisper import WhisperTask
+from whisper_exp.transcribe.backends import Backend, HfBackend
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class WhisperFamily(Family):
     supports_encoder_cache = True
     max_seconds = WINDOW_SECONDS
     export_formats = ("hf", "ct2", "ggml")
+    supports_long_form = True
 
     def check(self, run: RunConfig) -> None:
         super().check(run)
@@ -101,7 +104,7 @@ class WhisperFamily(Family):
                                    leading_space=run.data.label_leading_space)
         return DataParts(featurizer=LogMelFeaturizer(extractor), labeller=labeller,
                          collate=WhisperCollator(extractor.nb_max_frames),
-                         max_label_tokens=run.model.max_target_positions)
+                         max_label_tokens=run.model.max_target_positions, timed_labeller=labeller.timed)
 
     def task(self, run: RunConfig, loaded: Loaded, tuned: FinetuneResult, checkpoint_meta: CheckpointMeta
              ) -> WhisperTask:
@@ -111,6 +114,10 @@ class WhisperFamily(Family):
                            checkpoint_meta=checkpoint_meta,
                            encoder_cache=build_encoder_cache(loaded.model, run.finetune.encoder_cache,
                                                              tuned.frozen_layers, run.cache_dir))
+
+    def long_form_backend(self, task: ASRTask, loaded: Loaded) -> Backend:
+        """`transcribe`'s transformers backend over the task's model (sequential long-form decoding)."""
+        return HfBackend.from_model(task.model, loaded.processor)
 
 
 FAMILY = WhisperFamily()

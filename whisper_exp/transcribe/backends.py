@@ -97,8 +97,19 @@ class HfBackend(Backend):
 
         if threads:
             torch.set_num_threads(threads)
-        self.model = WhisperForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
-        self.processor = WhisperProcessor.from_pretrained(model_dir)
+        self._attach(WhisperForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval(),
+                     WhisperProcessor.from_pretrained(model_dir))
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, processor: object) -> HfBackend:
+        """A backend over a model already in memory (e.g. a run's model after testing: eval.long_form)."""
+        backend = cls.__new__(cls)
+        backend._attach(model, processor)
+        return backend
+
+    def _attach(self, model: torch.nn.Module, processor: object) -> None:
+        self.model = model
+        self.processor = processor
         self.multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
 
     def _kwargs(self, options: DecodeOptions) -> dict:
@@ -131,6 +142,9 @@ class HfBackend(Backend):
             inputs = {"input_features": extracted.input_features, "attention_mask": extracted.attention_mask}
         else:
             inputs = {"input_features": torch.from_numpy(self.features(audio))}
+        parameter = next(self.model.parameters())
+        inputs = {name: value.to(parameter.device, dtype=parameter.dtype if value.is_floating_point() else None)
+                  for name, value in inputs.items()}
         tokenizer = self.processor.tokenizer
         if not (long_form or options.timestamps):
             ids = self.model.generate(**inputs, **self._kwargs(options))
