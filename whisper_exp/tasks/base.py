@@ -8,6 +8,7 @@ sample prediction tables, and the optimiser built from the optimizer group.
 Several named evaluation sets (`eval_sets`, e.g. {"val": ["dev-clean", "dev-other"]}, one loader each,
 in order): each set is scored alone and logged as ``val/<set>/wer`` …; the first (primary) set is
 also logged under ``val/wer`` … (the best-checkpoint monitor) and reported as ``reports["val"]``.
+Every scored set also logs the hallucination metrics (``<prefix>/insertion_rate`` …, metrics.hallucination).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.distributed as dist
 from whisper_exp.config.schema import EvalConfig, OptimizerConfig
 from whisper_exp.data.collate import Batch
 from whisper_exp.evaluation import breakdown, breakdown_metrics
+from whisper_exp.metrics.hallucination import HallucinationReport, hallucination_report
 from whisper_exp.metrics.wer import Normaliser, WerReport, score
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.training.optim import build_optimizer
@@ -90,6 +92,9 @@ class ASRTask(L.LightningModule):
         self.eval_cfg: EvalConfig | None = None
         self.metadata: dict[str, dict[str, str]] = {}
         self.breakdowns: dict[str, dict] = {}
+        # Hallucination metrics and every prediction by sample id, of each scored prefix (the last pass's).
+        self.hallucination: dict[str, HallucinationReport] = {}
+        self.predictions: dict[str, dict[str, str]] = {}
 
     @abstractmethod
     def compute_loss(self, batch: Batch) -> torch.Tensor:
@@ -153,7 +158,13 @@ class ASRTask(L.LightningModule):
         if results.loss_count:
             metrics[f"{prefix}/loss"] = results.loss_sum / results.loss_count
         metrics.update({f"{prefix}/wer_{source}": wer for source, wer in report.per_source.items()})
+        self.predictions[prefix] = dict(zip(results.ids, results.predictions, strict=True))
         if self.eval_cfg is not None:
+            found = hallucination_report(results.predictions, results.references, self.normaliser,
+                                         self.eval_cfg.hallucination)
+            self.hallucination[prefix] = found
+            metrics.update({f"{prefix}/{name}": value for name, value in found.as_dict().items()
+                            if name != "n_utterances"})
             self.breakdowns[prefix] = breakdown(results.predictions, results.references, results.ids,
                                                 self.normaliser, self.metadata, self.eval_cfg)
             metrics.update(breakdown_metrics(prefix, self.breakdowns[prefix]))
