@@ -36,6 +36,7 @@ from whisper_exp.families import Family, get_family
 from whisper_exp.families.base import Loaded
 from whisper_exp.finetune import FinetuneResult, ParamCounts, apply_finetune, merge_lora, save_adapter, settings_record
 from whisper_exp.finetune import load_kwargs as finetune_load_kwargs
+from whisper_exp.long_form import long_form_metrics, run_long_form
 from whisper_exp.metrics.wer import WerReport
 from whisper_exp.models.checkpoint_meta import CheckpointMeta
 from whisper_exp.summary import RunSummary, write_summary
@@ -91,7 +92,8 @@ def build_components(run: RunConfig) -> Components:
     parts = family.data_parts(run, loaded)
     datamodule = SpeechDataModule(run.data, extractor=parts.featurizer, labeller=parts.labeller,
                                   collate=parts.collate, max_label_tokens=parts.max_label_tokens,
-                                  cache_dir=run.cache_dir, seed=run.seed, tables=tables)
+                                  cache_dir=run.cache_dir, seed=run.seed, tables=tables,
+                                  timed_labeller=parts.timed_labeller)
     task = family.task(run, loaded, tuned, _checkpoint_meta(run, loaded))
     if tuned.adapter is not None and run.finetune.lora.adapter_only_checkpoints:
         task.strict_loading = False  # the frozen base is not in the checkpoints (TrainableOnlyCheckpoints checks)
@@ -279,6 +281,31 @@ def _report(task: ASRTask, trainer: L.Trainer, prefix: str) -> WerReport:
                      reference_words=-1, per_source=per_source)
 
 
+def _hallucination(task: ASRTask, kind: str) -> dict[str, dict[str, float]]:
+    """The hallucination metrics of the sets of `kind` ("val" or "test") the task scored last, by prefix."""
+    return {prefix: found.as_dict() for prefix, found in task.hallucination.items()
+            if prefix == kind or prefix.startswith(f"{kind}/")}
+
+
+def _long_form(parts: Components, trainer: L.Trainer, run_dir: Path) -> dict[str, Any] | None:
+    """Long-form evaluation of the task's model (eval.long_form), logged; None when off (or not rank 0)."""
+    settings = parts.run.eval
+    if not settings.long_form.enabled or not trainer.is_global_zero:
+        return None
+    model = parts.task.model
+    was_training = model.training
+    model.eval()
+    try:
+        numbers = run_long_form(parts.family.long_form_backend(parts.task, parts.loaded), parts.datamodule,
+                                parts.task.predictions, parts.task.normaliser, settings, run_dir)
+    finally:
+        model.train(was_training)
+    for logger in trainer.loggers:
+        logger.log_metrics(long_form_metrics(numbers), step=trainer.global_step)
+        logger.save()
+    return numbers
+
+
 def _best_val_wer(best_score: Any, task: ASRTask, trainer: L.Trainer) -> float | None:
     """The best checkpoint's validation WER, else the last validation's, else None (no validation ran)."""
     if best_score is not None:
@@ -300,7 +327,8 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         trainer.validate(task, datamodule=datamodule, verbose=False)
         baseline = _report(task, trainer, "val")
         out.update(baseline_wer=baseline.wer, baseline_cer=baseline.cer, baseline_wer_ortho=baseline.wer_ortho,
-                   baseline_wer_by_set=_by_set(task, "val", parts.datamodule.validation_sets))
+                   baseline_wer_by_set=_by_set(task, "val", parts.datamodule.validation_sets),
+                   hallucination={f"baseline_{name}": values for name, values in _hallucination(task, "val").items()})
         log.info("zero-shot baseline: validation WER %.4f", baseline.wer)
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if resume:
@@ -328,6 +356,11 @@ def _train_and_test(parts: Components, trainer: L.Trainer, run_dir: Path, resume
         train_audio_s_per_s=throughput.audio_seconds_per_second, global_steps=trainer.global_step,
         examples=task.examples.get("test", []), **task.speed_stats(), **summary_fields(task.breakdowns, "test"),
     )
+    long_form = _long_form(parts, trainer, run_dir)
+    hallucination = {**out.get("hallucination", {}), **_hallucination(task, "test")}
+    if long_form is not None:
+        hallucination["long_form"] = long_form["hallucination"]
+    out.update(hallucination=hallucination, long_form=long_form)
     if run.eval.extra_sets:
         out.update(extra_sets=extra_set_changes(run.eval, out.get("baseline_wer_by_set", {}), out.wer_by_set))
     if best:  # a file, or a folder for sharded (FSDP sharded, DeepSpeed) checkpoints
@@ -367,8 +400,12 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
             trainer.validate(parts.task, datamodule=dm, verbose=False)
         if dm.test_sets:
             trainer.test(parts.task, datamodule=dm, verbose=False)
+        long_form = _long_form(parts, trainer, run_dir)
     finally:
         _finish_logger(trainer)
+    hallucination = {**_hallucination(parts.task, "val"), **_hallucination(parts.task, "test")}
+    if long_form is not None:
+        hallucination["long_form"] = long_form["hallucination"]
     val, test = parts.task.reports.get("val"), parts.task.reports.get("test")
     summary = _describe_run(RunSummary(), parts, cfg).update(
         scored_sets=scored, missing_sets=missing,
@@ -379,7 +416,7 @@ def run_evaluation(cfg: DictConfig) -> dict[str, Any]:
         wer_per_source=test.per_source if test else {}, wer_by_set=_by_set(parts.task, "test", dm.test_sets),
         examples=parts.task.examples.get("test", []), **parts.task.speed_stats(),
         **summary_fields(parts.task.breakdowns, "test"), val_breakdown=parts.task.breakdowns.get("val"),
-        wall_s=time.perf_counter() - started)
+        hallucination=hallucination, long_form=long_form, wall_s=time.perf_counter() - started)
     if trainer.is_global_zero:
         write_summary(run_dir, summary)
         print(f"summary: {run_dir / 'summary.json'}")

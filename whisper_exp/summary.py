@@ -59,6 +59,8 @@ class RunSummary:
     train_samples: int | None = field(default=UNSET, metadata=COMPARE)
     train_hours: float | None = field(default=UNSET, metadata=COMPARE)
     streaming: bool = UNSET
+    # Training examples labelled with timestamp tokens (data.timestamps): examples, timestamped, too_long.
+    timestamp_labels: dict[str, int] | None = UNSET
     lr: float = field(default=UNSET, metadata=COMPARE)
     lr_source: str = UNSET
     precision: str = field(default=UNSET, metadata=COMPARE)
@@ -93,6 +95,12 @@ class RunSummary:
     missing_sets: list[str] = UNSET
     best_val_wer: float | None = field(default=UNSET, metadata=COMPARE)
     examples: list[dict[str, str]] = UNSET
+    # Hallucination metrics (metrics.hallucination) by scored set: baseline_val, val, test (and named sets
+    # test/<name>), long_form.
+    hallucination: dict[str, dict[str, float]] = UNSET
+    # Long-form evaluation (eval.long_form; whisper_exp/long_form.py): WER beside the short-form WER of the same
+    # clips, boundary accuracy, recordings.
+    long_form: dict[str, Any] | None = UNSET
     # Training.
     resumed_from: str = UNSET
     loss_health: dict[str, Any] | None = UNSET
