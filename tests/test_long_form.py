@@ -54,3 +54,9 @@ def test_evaluation_with_long_form_writes_its_numbers(compose_config, random_whi
 def test_long_form_is_refused_for_a_family_without_it(compose_config) -> None:
     with pytest.raises(ConfigError, match="eval.long_form.enabled"):
         validate_config(compose_config("model=wav2vec2_base_ctc", "eval.long_form.enabled=true"))
+
+
+def test_long_form_split_must_be_an_evaluation_set(compose_config) -> None:
+    with pytest.raises(ConfigError, match="eval.long_form.split='train'"):
+        validate_config(compose_config("eval.long_form.enabled=true", "eval.long_form.split=train"))
+    assert validate_config(compose_config("eval.long_form.enabled=true", "eval.long_form.split=validation"))

@@ -675,6 +675,10 @@ def _check_eval(run: RunConfig) -> None:
     if run.data.streaming:
         raise ConfigError("eval.long_form.enabled joins the clips of a prepared evaluation set: set "
                           "data.streaming=false or eval.long_form.enabled=false")
+    sets = [*(run.data.validation_sets or ["validation"]), *(run.data.test_sets or ["test"]), *settings.extra_sets]
+    if long_form.split not in sets:
+        raise ConfigError(f"eval.long_form.split={long_form.split!r} is not an evaluation set of data "
+                          f"{run.data.name!r}: choose one of {sets}")
 
 
 def validate_config(cfg: DictConfig) -> RunConfig:
