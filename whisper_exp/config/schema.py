@@ -130,6 +130,7 @@ class SourceConfig:
     data_files: Any
     revision: str | None
     text_column: str
+    text_case: str = field(metadata=choices("keep", "lower", "sentence"))
     audio_column: str
     id_column: str | None
     speaker_column: str | None
