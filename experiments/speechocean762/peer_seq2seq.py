@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eval-batch", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="generation length limit (default: the experiment's generation.max_new_tokens)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "whisper_exp"))
@@ -140,7 +142,8 @@ def main() -> None:
         per_device_eval_batch_size=args.eval_batch, learning_rate=lr, warmup_ratio=args.warmup_ratio,
         lr_scheduler_type="linear", max_grad_norm=1.0, max_steps=args.steps, eval_strategy="steps",
         eval_steps=args.eval_every, save_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0,
-        remove_unused_columns=False, logging_steps=25, predict_with_generate=True, generation_max_length=225,
+        remove_unused_columns=False, logging_steps=25, predict_with_generate=True,
+        generation_max_length=args.max_length or run.generation.max_new_tokens,
         seed=args.seed, bf16=bf16)
     trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=datasets["train"],
                              eval_dataset=datasets["validation"], data_collator=collate,
