@@ -63,7 +63,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eval-batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=None,
-                        help="generation length limit (default: the experiment's generation.max_new_tokens)")
+                        help="generation length limit (default: what the experiment's duration-scaled limit gives the "
+                             "longest validation clip)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "whisper_exp"))
@@ -83,6 +84,7 @@ def main() -> None:
     from whisper_exp.data.audio import AudioRef, load_audio
     from whisper_exp.metrics.wer import build_normaliser, score
     from whisper_exp.models.bundled import convert_bundled
+    from whisper_exp.tasks.whisper import generation_limit
     from whisper_exp.training.hardware import apply_hardware, cpu_info
 
     started = time.perf_counter()
@@ -97,15 +99,18 @@ def main() -> None:
     def prepare(row: dict[str, Any]) -> dict[str, Any]:
         audio = load_audio(AudioRef.from_datasets(row["audio"]), 16_000)
         features = processor.feature_extractor(audio, sampling_rate=16_000).input_features[0]
-        return {"input_features": features, "labels": processor.tokenizer(row["text"]).input_ids}
+        return {"input_features": features, "labels": processor.tokenizer(row["text"]).input_ids,
+                "duration": len(audio) / 16_000}
 
     datasets = {split: Dataset.from_list(split_rows).map(prepare, remove_columns=["audio", "text"])
                 for split, split_rows in rows.items()}
     references = [row["text"] for row in rows["validation"]]
     decoder_start = model.config.decoder_start_token_id
+    # The library's recipe has one length limit for all batches: the one whisper_exp gives the longest clip.
+    max_length = args.max_length or generation_limit(run.generation, datasets["validation"]["duration"])
 
     def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        features = torch.tensor(np.stack([item["input_features"] for item in items]))
+        features = torch.tensor(np.stack([item["input_features"] for item in items]), dtype=torch.float32)
         labels = processor.tokenizer.pad({"input_ids": [item["labels"] for item in items]}, return_tensors="pt")
         ids = labels["input_ids"].masked_fill(labels.attention_mask.ne(1), -100)
         if (ids[:, 0] == decoder_start).all():
@@ -143,7 +148,7 @@ def main() -> None:
         lr_scheduler_type="linear", max_grad_norm=1.0, max_steps=args.steps, eval_strategy="steps",
         eval_steps=args.eval_every, save_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0,
         remove_unused_columns=False, logging_steps=25, predict_with_generate=True,
-        generation_max_length=args.max_length or run.generation.max_new_tokens,
+        generation_max_length=max_length,
         seed=args.seed, bf16=bf16)
     trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=datasets["train"],
                              eval_dataset=datasets["validation"], data_collator=collate,

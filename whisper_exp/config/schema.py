@@ -378,6 +378,8 @@ class GenerationConfig:
     task: str | None
     num_beams: int
     max_new_tokens: int
+    tokens_per_second: float | None
+    tokens_margin: int
     log_examples: int
 
 

@@ -32,7 +32,8 @@ DATA_KINDS = ("data", "data_offset")
 # N is fitted in millions of parameters (keeps A readable: the excess WER of a 1M-parameter model).
 PARAMS_PER_UNIT = 1e6
 PARAMS_UNIT = "M params"
-SLICE_TEXT = {"data": "(model, data, finetune) slice", "data_offset": "(model, data, finetune) slice", "model": "(data, finetune, training size) slice",
+SLICE_TEXT = {"data": "(model, data, finetune) slice", "data_offset": "(model, data, finetune) slice",
+              "model": "(data, finetune, training size) slice",
               "joint": "(data, finetune) slice"}
 # Joint law: distinct values needed on each axis (two values cannot separate a coefficient from its exponent).
 MIN_JOINT_LEVELS = 3
@@ -303,7 +304,8 @@ def run_study(training: Sequence[RunRecord], zero_shot: Sequence[RunRecord], opt
         for record in training:
             slices[_slice_key(kind)(record)].append(record)
         if "auto" in options.fits and not _applicable(kind, slices):
-            what = {"data": "several training-set sizes", "data_offset": "several training-set sizes", "model": "several model sizes",
+            what = {"data": "several training-set sizes", "data_offset": "several training-set sizes",
+                    "model": "several model sizes",
                     "joint": "both several model sizes and several training-set sizes"}[kind]
             notes.append(f"{kind} fit not applicable: no {SLICE_TEXT[kind]} has {what}")
             continue
