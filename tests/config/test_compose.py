@@ -51,6 +51,16 @@ def test_every_data_config_composes(compose_config, data: str) -> None:
     assert run.data.sources
 
 
+def test_speechocean762_experiment_is_the_studied_recipe(compose_config) -> None:
+    run = validate_config(compose_config("experiment=speechocean762", "data.root=/tmp"))
+    source = run.data.sources["speechocean762"]
+    assert (run.model.name, run.finetune.name, run.data.packing.enabled) == ("tiny.en", "full", True)
+    assert source.text_case == "sentence" and source.kaldi.test_speakers == 0.2
+    assert run.eval.group_by == ["age_group"]
+    guard = run.eval.extra_sets["real_speech"]  # a flat audiofolder: its one split is "train"
+    assert (guard.kind, guard.splits) == ("local", {"test": "train"})
+
+
 @pytest.mark.parametrize(("model", "paper"), [("tiny", "tiny"), ("tiny.en", "tiny"), ("base", "base"),
                                                ("small", "small"), ("medium.en", "medium"), ("large-v2", "large"),
                                                ("large-v3", "large")])

@@ -27,9 +27,10 @@ def write_dir(path: Path, **files: list[str]) -> Path:
     return path
 
 
-def read(root: Path, split: str, on_error: str = "raise", **kaldi: object) -> tuple[list[dict], ReadContext]:
+def read(root: Path, split: str, on_error: str = "raise", text_case: str = "keep",
+         **kaldi: object) -> tuple[list[dict], ReadContext]:
     ctx = ReadContext(on_error=on_error)
-    table = read_source("k", typed_defaults(SourceConfig, kind="kaldi", path=str(root),
+    table = read_source("k", typed_defaults(SourceConfig, kind="kaldi", path=str(root), text_case=text_case,
                                             kaldi=typed_defaults(KaldiConfig, **kaldi)), split, ctx)
     return [table[i] for i in range(len(table))], ctx
 
@@ -57,6 +58,14 @@ def test_relative_paths_resolve_against_the_parent_and_absolute_ones_stay(corpus
     assert rows[0]["duration"] == pytest.approx(0.3) and np.isnan(rows[1]["duration"])  # utt2dur where given
     assert ctx.metadata["k/a1"] == {"speaker": "s1", "gender": "f", "age": "8", "age_group": "child"}
     assert ctx.metadata["k/b1"]["age_group"] == "adult"
+
+
+@pytest.mark.parametrize(("text_case", "expected"), [("sentence", ["Hello there", "Good morning", "Zero one"]),
+                                                     ("lower", ["hello there", "good morning", "zero one"])])
+def test_all_caps_transcripts_are_recased_as_read(corpus: Path, text_case: str, expected: list[str]) -> None:
+    rows, _ = read(corpus, "train", text_case=text_case)
+    assert [row["text"] for row in rows] == expected
+    assert list(rows[0]) == ["id", "audio", "text", "source", "duration", "speaker"]  # the schema's column order
 
 
 def test_audio_root_overrides_the_parent(corpus: Path, tmp_path: Path) -> None:

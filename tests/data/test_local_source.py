@@ -53,6 +53,15 @@ def test_missing_split_lists_present_ones(folder: Path) -> None:
         read_audiofolder("corpus", folder, "validation")
 
 
+def test_a_flat_folder_is_one_split_named_train_as_in_datasets(tmp_path: Path) -> None:
+    # Like ../shared/data/real_speech: one metadata.csv, no split column, clips beside it.
+    write_tone(tmp_path / "jfk.flac", 1.0)
+    write_audiofolder(tmp_path, [{"file_name": "jfk.flac", "transcription": "ask not"}])
+    assert read_audiofolder("s", tmp_path, "train")["text"] == ["ask not"]
+    with pytest.raises(DataError, match=r"split 'test' not found.*\['train'\] \(a flat folder is one split"):
+        read_audiofolder("s", tmp_path, "test")
+
+
 def test_missing_text_column_lists_columns(folder: Path) -> None:
     with pytest.raises(DataError, match=r"no column 'sentence'.*transcription"):
         read_audiofolder("corpus", folder, "train", text_column="sentence")

@@ -13,6 +13,7 @@ import pytest
 
 from whisper_exp.scaling.laws import (
     DATA_LAW,
+    DATA_OFFSET_LAW,
     JOINT_LAW,
     MODEL_LAW,
     FitError,
@@ -143,3 +144,40 @@ def test_lack_of_fit_flags_a_wrong_shape_not_seed_noise() -> None:
 def test_lack_of_fit_needs_replicates() -> None:
     residuals = np.array([0.1, -0.1, 0.05, 0.0])
     assert np.isnan(lack_of_fit_p(residuals, residuals, np.arange(4), 3))
+
+
+def test_prediction_interval_covers_new_runs_and_is_wider_than_the_mean_band() -> None:
+    # 5 sizes × 2 seeds with 10 % multiplicative seed scatter; new runs drawn with the same scatter at a size
+    # inside the range and at 2× the largest. The mean's band ignores the scatter; the prediction interval
+    # must not: most new runs inside it (residual-bootstrap intervals under-cover on small designs, see above).
+    truth = np.array([0.1, 0.05, 0.5])
+    d = np.repeat(np.geomspace(0.02, 0.32, 5), 2)[:, None]
+    at = np.array([[0.08], [0.64]])
+    inside, total = 0, 0
+    for seed in range(6):
+        fit = fit_law(DATA_LAW, d, _noisy(DATA_LAW, list(truth), d, 0.10, seed=seed), FitSettings(bootstrap=200))
+        pi_low, pi_high = fit.prediction_band(at)
+        ci_low, ci_high = fit.band(at)
+        assert np.all(pi_high - pi_low > ci_high - ci_low)
+        new_runs = _noisy(DATA_LAW, list(truth), np.repeat(at, 20, axis=0), 0.10, seed=100 + seed).reshape(2, 20)
+        inside += int(np.sum((new_runs >= pi_low[:, None]) & (new_runs <= pi_high[:, None])))
+        total += new_runs.size
+    assert inside / total > 0.8
+
+
+def test_offset_law_jacobian_matches_finite_differences_and_recovers_a_clean_curve() -> None:
+    theta = np.array([0.08, 2.0, 150.0, 0.7])
+    d = np.geomspace(10, 2560, 9)[:, None]
+    step = 1e-6
+    numeric = np.stack([(DATA_OFFSET_LAW.predict(theta + step * np.eye(4)[i], d)
+                         - DATA_OFFSET_LAW.predict(theta - step * np.eye(4)[i], d)) / (2 * step) for i in range(4)],
+                       axis=1)
+    assert np.allclose(DATA_OFFSET_LAW.jacobian(theta, d), numeric, rtol=1e-5, atol=1e-9)
+    runs = np.repeat(d, 2, axis=0)
+    fit = fit_law(DATA_OFFSET_LAW, runs, _noisy(DATA_OFFSET_LAW, list(theta), runs, 0.005, seed=1),
+                  FitSettings(bootstrap=50))
+    assert fit.params["D0"] == pytest.approx(150.0, rel=0.3)
+    assert fit.params["alpha"] == pytest.approx(0.7, abs=0.15)
+    # The plain law cannot bend at the small end: it misses these points by far more than the offset law does.
+    plain = fit_law(DATA_LAW, runs, _noisy(DATA_OFFSET_LAW, list(theta), runs, 0.005, seed=1), FitSettings(bootstrap=0))
+    assert plain.rmse > 3 * fit.rmse

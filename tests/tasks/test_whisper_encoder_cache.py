@@ -38,6 +38,7 @@ def _task(model_dir: Path, frozen: int | str, cache_root: Path | None, dtype: st
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
                        generation=GenerationConfig(language=None, task=None, num_beams=1, max_new_tokens=8,
+                                                   tokens_per_second=None, tokens_margin=16,
                                                    log_examples=20),
                        normaliser=build_normaliser("basic", None), encoder_cache=cache)
     return task.eval()

@@ -20,13 +20,15 @@ OPTIMIZER = OptimizerConfig(name="unused", lr=1e-4, lr_divisor=40.0, warmup_step
                             no_decay=[])
 
 
-def _task(model_dir: Path, num_beams: int) -> WhisperTask:
+def _task(model_dir: Path, num_beams: int, max_new_tokens: int = 12,
+          tokens_per_second: float | None = None) -> WhisperTask:
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration.from_pretrained(model_dir)
     processor = WhisperProcessor.from_pretrained(model_dir)
     task = WhisperTask(model, processor.tokenizer, optimizer=OPTIMIZER,
-                       generation=GenerationConfig(language=None, task=None, num_beams=num_beams, max_new_tokens=12,
-                                                   log_examples=20),
+                       generation=GenerationConfig(language=None, task=None, num_beams=num_beams,
+                                                   max_new_tokens=max_new_tokens, tokens_per_second=tokens_per_second,
+                                                   tokens_margin=2, log_examples=20),
                        normaliser=build_normaliser("basic", None))
     return task.eval()
 
@@ -62,6 +64,19 @@ def test_eval_pass_matches_separate_loss_and_generation(random_whisper_dir: Path
     # Greedy: the loss pass projects the encoder outputs once and generation reuses them; beam search
     # (batch expanded per beam) projects its own.
     assert calls[0] == (1 if num_beams == 1 else 2)
+
+
+def test_generation_limit_scales_with_the_longest_clip(random_whisper_dir: Path) -> None:
+    # A random model never emits end-of-text, so every transcript runs to the limit: 2 + ceil(1.5 × 2.0) = 5 tokens
+    # for a batch whose longest clip is 2 s; without durations (or with the limit off) max_new_tokens = 40 holds.
+    scaled = _task(random_whisper_dir, 1, max_new_tokens=40, tokens_per_second=1.5)
+    batch = {**_batch(), "durations": [0.5, 2.0, 1.0]}
+    tokens = [len(scaled.tokenizer(text, add_special_tokens=False).input_ids) for text in scaled.transcribe(batch)]
+    unscaled = _task(random_whisper_dir, 1, max_new_tokens=40)
+    full = [len(unscaled.tokenizer(text, add_special_tokens=False).input_ids) for text in unscaled.transcribe(batch)]
+    assert max(tokens) <= 5 < max(full)
+    long_clips = {**_batch(), "durations": [60.0, 60.0, 60.0]}  # 2 + 90 > 40: max_new_tokens is the ceiling
+    assert scaled.transcribe(long_clips) == unscaled.transcribe(long_clips)
 
 
 class _Records(logging.Handler):

@@ -47,6 +47,7 @@ def test_fit_on_16_utterances_reports_groups_intervals_and_the_forgetting_guard(
     metrics = (run_dir / "csv").rglob("metrics.csv")
     header = next(iter(metrics)).read_text().splitlines()[0]
     assert "test/wer_low" in header and "test/wer_by_age_group/" in header
+    assert "time/train_s" in header  # training seconds beside each val/wer: time-to-quality
 
 
 @pytest.mark.slow

@@ -130,6 +130,7 @@ class SourceConfig:
     data_files: Any
     revision: str | None
     text_column: str
+    text_case: str = field(metadata=choices("keep", "lower", "sentence"))
     audio_column: str
     id_column: str | None
     speaker_column: str | None
@@ -391,6 +392,8 @@ class GenerationConfig:
     task: str | None
     num_beams: int
     max_new_tokens: int
+    tokens_per_second: float | None
+    tokens_margin: int
     log_examples: int
 
 

@@ -31,6 +31,8 @@ class Batch(TypedDict, total=False):
     # Utterances in the batch (a packed window counts every clip it holds) and seconds of audio.
     n_utterances: int
     audio_seconds: float
+    # Seconds of audio per item (evaluation's duration-scaled generation limit reads the longest).
+    durations: list[float]
 
 
 def pad_labels(labels: Sequence[Sequence[int]], pad: int = LABEL_PAD) -> torch.Tensor:
@@ -44,5 +46,6 @@ def pad_labels(labels: Sequence[Sequence[int]], pad: int = LABEL_PAD) -> torch.T
 
 def batch_counts(items: Sequence[dict]) -> Batch:
     """Utterances and seconds of audio in a batch (a packed window counts all the utterances it holds)."""
+    durations = [float(item.get("duration") or 0.0) for item in items]
     return {"n_utterances": sum(int(item.get("n_utterances", 1)) for item in items),
-            "audio_seconds": float(sum(item.get("duration") or 0.0 for item in items))}
+            "audio_seconds": float(sum(durations)), "durations": durations}

@@ -5,6 +5,7 @@ Forms (x in the axis' unit: D in hours or utterances, N in millions of parameter
 * data   WER(D)    = E + A·D^-α
 * model  WER(N)    = E + A·N^-α
 * joint  WER(N, D) = E + A·N^-α + B·D^-β
+* data_offset  WER(D) = E + A·(D + D₀)^-α (a data-size offset; `--fit data_offset`)
 
 E ≥ 0 is the floor no amount of data/parameters removes; A, B ≥ 0; exponents in
 [`MIN_EXPONENT`, `max_exponent`]. The fit minimises squared residuals of log WER by default (every
@@ -17,6 +18,9 @@ analytic Jacobian) polishes all parameters together. A fit whose exponent runs t
 coefficient collapses to zero, or whose solver stops without converging raises `FitError` — no curve
 is made up.
 
+Prediction intervals (`LawFit.prediction_band`): each bootstrap curve plus one resampled residual — where a single
+new run (one seed) should land, seed-to-seed scatter included; the check that extrapolation can be trusted.
+
 Confidence intervals: residual bootstrap (resample the fit's centred, leverage-scaled residuals,
 refit, repeat), percentile intervals for every parameter and for the fitted mean WER at any point.
 Residual rather than case resampling because scaling grids are small: resampling runs would often
@@ -26,6 +30,7 @@ drop whole sizes and leave the curve unidentifiable.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,11 +89,82 @@ class LawForm:
         where = f" ({', '.join(f'{a} in {u}' for a, u in zip(self.axes, units, strict=True))})" if units else ""
         return f"WER({', '.join(self.axes)}) = E + {terms}{where}"
 
+    def terms(self) -> list[tuple[int, int, int]]:
+        """(axis, index of its coefficient in θ, index of its exponent in θ) per power term."""
+        return [(k, 1 + 2 * k, 2 + 2 * k) for k in range(len(self.axes))]
+
+    def bounds(self, max_exponent: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of θ."""
+        lower = [0.0] + [0.0, MIN_EXPONENT] * len(self.axes)
+        upper = [np.inf] + [np.inf, max_exponent] * len(self.axes)
+        return np.array(lower), np.array(upper)
+
+    def grid(self, x: np.ndarray, settings: FitSettings) -> Iterator[tuple[float, ...]]:
+        """Starting values of the non-linear parameters (the exponents) to try."""
+        return itertools.product(np.geomspace(MIN_EXPONENT * 10, settings.max_exponent, settings.grid_points),
+                                 repeat=len(self.axes))
+
+    def basis(self, x: np.ndarray, nonlinear: tuple[float, ...]) -> np.ndarray:
+        """With the non-linear parameters fixed the law is linear in (E, coefficients): its columns."""
+        return np.stack([np.ones(len(x))] + [x[:, k] ** -e for k, e in enumerate(nonlinear)], axis=1)
+
+    def assemble(self, linear: np.ndarray, nonlinear: tuple[float, ...]) -> np.ndarray:
+        """θ from the linear coefficients (E, A[, B]) and the non-linear parameters."""
+        theta = np.empty(1 + 2 * len(self.axes))
+        theta[0] = linear[0]
+        theta[1::2], theta[2::2] = linear[1:], nonlinear
+        return theta
+
+
+class OffsetDataLaw(LawForm):
+    """WER(D) = E + A·(D + D₀)^-α: a data-size offset (D₀ ≥ 0, the data the pretrained model is "worth"), which
+    bends the small-data end of the curve where a plain power law runs too steep (Hernandez et al. 2021)."""
+
+    def __init__(self) -> None:
+        super().__init__("data_offset", ("D",))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return ("E", "A", "D0", "alpha")
+
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return theta[0] + theta[1] * (x[:, 0] + theta[2]) ** -theta[3]
+
+    def jacobian(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        shifted = x[:, 0] + theta[2]
+        power = shifted ** -theta[3]
+        return np.stack([np.ones(len(x)), power, -theta[1] * theta[3] * power / shifted,
+                         -theta[1] * power * np.log(shifted)], axis=1)
+
+    def formula(self, units: tuple[str, ...] | None = None) -> str:
+        where = f" (D in {units[0]})" if units else ""
+        return f"WER(D) = E + A·(D + D0)^-α{where}"
+
+    def terms(self) -> list[tuple[int, int, int]]:
+        return [(0, 1, 3)]
+
+    def bounds(self, max_exponent: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # D0 up to 10× the largest size: beyond that the curve is flat over the data and D0 is not identified.
+        return np.array([0.0, 0.0, 0.0, MIN_EXPONENT]), np.array([np.inf, np.inf, 10 * float(x.max()), max_exponent])
+
+    def grid(self, x: np.ndarray, settings: FitSettings) -> Iterator[tuple[float, ...]]:
+        offsets = np.concatenate([[0.0], np.geomspace(float(x.min()) / 10, 10 * float(x.max()), 12)])
+        exponents = np.geomspace(MIN_EXPONENT * 10, settings.max_exponent, settings.grid_points)
+        return ((offset, exponent) for offset in offsets for exponent in exponents)
+
+    def basis(self, x: np.ndarray, nonlinear: tuple[float, ...]) -> np.ndarray:
+        offset, exponent = nonlinear
+        return np.stack([np.ones(len(x)), (x[:, 0] + offset) ** -exponent], axis=1)
+
+    def assemble(self, linear: np.ndarray, nonlinear: tuple[float, ...]) -> np.ndarray:
+        return np.array([linear[0], linear[1], nonlinear[0], nonlinear[1]])
+
 
 DATA_LAW = LawForm("data", ("D",))
+DATA_OFFSET_LAW = OffsetDataLaw()
 MODEL_LAW = LawForm("model", ("N",))
 JOINT_LAW = LawForm("joint", ("N", "D"))
-LAWS = {law.kind: law for law in (DATA_LAW, MODEL_LAW, JOINT_LAW)}
+LAWS = {law.kind: law for law in (DATA_LAW, DATA_OFFSET_LAW, MODEL_LAW, JOINT_LAW)}
 
 
 @dataclass(frozen=True)
@@ -126,6 +202,8 @@ class LawFit:
     samples: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     bootstrap_failed: int = 0
     lack_of_fit_p: float = float("nan")
+    # Centred, leverage-inflated residuals in the fit space: the scatter of single runs (seeds) about the law.
+    residuals: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def dof(self) -> int:
@@ -163,31 +241,41 @@ class LawFit:
         return low, high
 
 
+    def prediction_band(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile prediction interval of one new run's WER at the rows of `x`.
+
+        Where `band` covers only the fitted mean, this adds the scatter of single runs about the law (one
+        resampled residual per bootstrap curve, in the fit space): seed-to-seed variation and misfit both widen
+        it. The interval a new run at that size should fall inside.
+        """
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if not len(self.samples) or not len(self.residuals):
+            nan = np.full(len(x), np.nan)
+            return nan, nan
+        rng = np.random.default_rng(self.settings.seed + 1)
+        curves = np.stack([_transform(self.form.predict(theta, x), self.settings.space) for theta in self.samples])
+        noisy = curves + rng.choice(self.residuals, size=curves.shape, replace=True)
+        runs = np.exp(noisy) if self.settings.space == "log" else noisy
+        low, high = np.percentile(runs, self._quantiles(), axis=0)
+        return low, high
+
+
 def _transform(values: np.ndarray, space: str) -> np.ndarray:
     return np.log(np.maximum(values, LOG_FLOOR)) if space == "log" else values
 
 
-def _bounds(form: LawForm, max_exponent: float) -> tuple[np.ndarray, np.ndarray]:
-    lower = [0.0] + [0.0, MIN_EXPONENT] * len(form.axes)
-    upper = [np.inf] + [np.inf, max_exponent] * len(form.axes)
-    return np.array(lower), np.array(upper)
-
-
 def _initial_guess(form: LawForm, x: np.ndarray, y: np.ndarray, settings: FitSettings) -> np.ndarray:
-    """Best grid point over the exponents, with (E, coefficients) from non-negative least squares."""
-    grid = np.geomspace(MIN_EXPONENT * 10, settings.max_exponent, settings.grid_points)
+    """Best grid point over the non-linear parameters, with (E, coefficients) from non-negative least squares."""
     # Weighting rows by 1/y makes the linear problem approximate relative (log-space) error.
     weights = 1 / y if settings.space == "log" else np.ones_like(y)
     target = _transform(y, settings.space)
     best, best_loss = None, np.inf
-    for exponents in itertools.product(grid, repeat=len(form.axes)):
-        basis = np.stack([np.ones(len(x))] + [x[:, k] ** -e for k, e in enumerate(exponents)], axis=1)
+    for nonlinear in form.grid(x, settings):
+        basis = form.basis(x, nonlinear)
         if not np.all(np.isfinite(basis)):
             continue
         coefs, _ = nnls(basis * weights[:, None], y * weights)
-        theta = np.empty(1 + 2 * len(form.axes))
-        theta[0] = coefs[0]
-        theta[1::2], theta[2::2] = coefs[1:], exponents
+        theta = form.assemble(coefs, nonlinear)
         loss = float(np.sum((_transform(form.predict(theta, x), settings.space) - target) ** 2))
         if loss < best_loss:
             best, best_loss = theta, loss
@@ -197,7 +285,7 @@ def _initial_guess(form: LawForm, x: np.ndarray, y: np.ndarray, settings: FitSet
 
 
 def _solve(form: LawForm, x: np.ndarray, y: np.ndarray, start: np.ndarray, settings: FitSettings) -> OptimizeResult:
-    lower, upper = _bounds(form, settings.max_exponent)
+    lower, upper = form.bounds(settings.max_exponent, x)
     target = _transform(y, settings.space)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -213,17 +301,23 @@ def _solve(form: LawForm, x: np.ndarray, y: np.ndarray, start: np.ndarray, setti
                          method="trf", x_scale="jac")
 
 
-def _check_solution(form: LawForm, theta: np.ndarray, settings: FitSettings) -> None:
+def _check_solution(form: LawForm, theta: np.ndarray, settings: FitSettings, x: np.ndarray) -> None:
     """Refuse boundary solutions: they are not a power law the data supports."""
-    for k, axis in enumerate(form.axes):
-        coef_name, exp_name = form.names[1 + 2 * k], form.names[2 + 2 * k]
-        coef, exponent = theta[1 + 2 * k], theta[2 + 2 * k]
+    for k, coef_index, exp_index in form.terms():
+        axis = form.axes[k]
+        coef_name, exp_name = form.names[coef_index], form.names[exp_index]
+        coef, exponent = theta[coef_index], theta[exp_index]
         if exponent >= settings.max_exponent * (1 - BOUND_TOLERANCE):
             raise FitError(f"{exp_name} ran to its upper bound {settings.max_exponent:g}: the points fall like a "
                            f"step, not a power law in {axis} (raise --max-exponent only if that is plausible)")
         if coef <= 1e-12 or exponent <= MIN_EXPONENT * (1 + BOUND_TOLERANCE):
             raise FitError(f"the fit gives {axis} no effect ({coef_name} = {coef:.3g}, {exp_name} = {exponent:.3g}): "
                            f"WER does not decrease as a power law in {axis}")
+    _, upper = form.bounds(settings.max_exponent, x)
+    for name, value, bound in zip(form.names, theta, upper, strict=True):
+        if np.isfinite(bound) and name not in {form.names[e] for _, _, e in form.terms()} \
+                and value >= bound * (1 - BOUND_TOLERANCE):
+            raise FitError(f"{name} ran to its upper bound {bound:g}: the data do not identify it")
 
 
 def lack_of_fit_p(residuals: np.ndarray, observed: np.ndarray, groups: np.ndarray, n_params: int) -> float:
@@ -267,7 +361,7 @@ def fit_law(form: LawForm, x: np.ndarray, y: np.ndarray, settings: FitSettings |
     if not result.success or not np.all(np.isfinite(result.x)):
         raise FitError(f"the least-squares fit did not converge ({result.message})")
     theta = result.x
-    _check_solution(form, theta, settings)
+    _check_solution(form, theta, settings, x)
     fitted = form.predict(theta, x)
     total = float(np.sum((y - y.mean()) ** 2))
     fit = LawFit(form=form, theta=theta, n_points=len(y), settings=settings,
@@ -277,8 +371,17 @@ def fit_law(form: LawForm, x: np.ndarray, y: np.ndarray, settings: FitSettings |
         observed = _transform(y, settings.space)
         fit.lack_of_fit_p = lack_of_fit_p(observed - _transform(fitted, settings.space), observed,
                                           np.asarray(groups), len(theta))
+    fit.residuals = _scaled_residuals(form, x, y, theta, settings)
     fit.samples, fit.bootstrap_failed = _bootstrap(form, x, y, theta, settings)
     return fit
+
+
+def _scaled_residuals(form: LawForm, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
+                      settings: FitSettings) -> np.ndarray:
+    """Residuals in the fit space, centred and inflated by sqrt(n / (n - p)): fitted residuals are smaller than
+    the errors they estimate."""
+    residuals = _transform(y, settings.space) - _transform(form.predict(theta, x), settings.space)
+    return (residuals - residuals.mean()) * np.sqrt(len(y) / (len(y) - len(theta)))
 
 
 def _bootstrap(form: LawForm, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
@@ -288,9 +391,7 @@ def _bootstrap(form: LawForm, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
         return np.empty((0, len(theta))), 0
     rng = np.random.default_rng(settings.seed)
     fitted = _transform(form.predict(theta, x), settings.space)
-    residuals = _transform(y, settings.space) - fitted
-    # Centre, and inflate by sqrt(n / (n - p)): fitted residuals are smaller than the errors they estimate.
-    residuals = (residuals - residuals.mean()) * np.sqrt(len(y) / (len(y) - len(theta)))
+    residuals = _scaled_residuals(form, x, y, theta, settings)
     samples, failed = [], 0
     for _ in range(settings.bootstrap):
         resampled = fitted + rng.choice(residuals, size=len(y), replace=True)

@@ -47,8 +47,11 @@ def _plot_one_axis(ax: Axes, outcome: FitOutcome) -> None:
     fit = outcome.fit
     assert fit is not None
     xs = [p.x[0] for p in outcome.points + outcome.held_out]
-    xs += [p.size if outcome.kind == "data" else (p.params or 0) / PARAMS_PER_UNIT for p in outcome.predictions]
+    xs += [p.size if outcome.kind != "model" else (p.params or 0) / PARAMS_PER_UNIT for p in outcome.predictions]
     grid = _grid([x for x in xs if x and x > 0])
+    pi_low, pi_high = fit.prediction_band(grid[:, None])
+    ax.fill_between(grid, pi_low, pi_high, alpha=0.12, color="C0",
+                    label=f"{fit.settings.confidence:.0%} prediction interval (one run)")
     low, high = fit.band(grid[:, None])
     ax.fill_between(grid, low, high, alpha=0.25, color="C0", label=f"{fit.settings.confidence:.0%} confidence band")
     ax.plot(grid, fit.predict(grid[:, None]), color="C0", label="fit")
@@ -57,7 +60,7 @@ def _plot_one_axis(ax: Axes, outcome: FitOutcome) -> None:
     if outcome.held_out:
         ax.scatter([p.x[0] for p in outcome.held_out], [p.wer for p in outcome.held_out], facecolor="none",
                    edgecolor="C3", marker="s", s=60, zorder=3, label="held-out runs (not fitted)")
-    _common_marks(ax, outcome, [(p.size if outcome.kind == "data" else (p.params or 0) / PARAMS_PER_UNIT, p)
+    _common_marks(ax, outcome, [(p.size if outcome.kind != "model" else (p.params or 0) / PARAMS_PER_UNIT, p)
                                 for p in outcome.predictions])
 
 

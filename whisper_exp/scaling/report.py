@@ -80,9 +80,11 @@ def predictions_frame(result: StudyResult) -> pd.DataFrame:
         for p in outcome.predictions:
             inside = None if p.measured is None else bool(p.low <= p.measured <= p.high)
             rows.append({"fit": p.fit_id, "model": p.model, "params": p.params, f"size_{unit}": p.size,
-                         "predicted_wer": p.wer, "ci_low": p.low, "ci_high": p.high,
-                         "extrapolation": p.extrapolation, "measured_wer": p.measured,
-                         "measured_runs": p.measured_runs or None, "measured_inside_ci": inside})
+                         "predicted_wer": p.wer, "ci_low": p.low, "ci_high": p.high, "pi_low": p.pi_low,
+                         "pi_high": p.pi_high, "extrapolation": p.extrapolation, "measured_wer": p.measured,
+                         "measured_runs": p.measured_runs or None, "measured_inside_ci": inside,
+                         "measured_each": ", ".join(f"{wer:.4f}" for wer in p.measured_each) or None,
+                         "runs_inside_pi": f"{p.runs_inside_pi}/{p.measured_runs}" if p.measured_runs else None})
     return pd.DataFrame(rows)
 
 
@@ -149,11 +151,14 @@ def render_markdown(result: StudyResult, collection: Collection, images: dict[st
             lines += [f"**{outcome.label}** ({outcome.kind}): `{law_text(outcome)}` — {goodness_text(outcome)}, "
                       f"{len(outcome.fit.samples)}/{settings.bootstrap} bootstrap refits converged", ""]
     fits = fits_frame(result)
-    columns = ["fit", "status", "points", "sizes", "held_out", "E", "A", "alpha", "B", "beta", "rmse", "r2",
+    columns = ["fit", "status", "points", "sizes", "held_out", "E", "A", "D0", "alpha", "B", "beta", "rmse", "r2",
                "lack_of_fit_p", "zero_shot_wer", "reason"]
     lines += ["## Fits", "", markdown_table(_summary_columns(fits, columns))]
     predictions = predictions_frame(result).dropna(axis="columns", how="all")
-    lines += ["## Predictions (fitted mean WER with its confidence interval)", "", markdown_table(predictions)]
+    lines += ["## Predictions", "", f"Fitted mean WER with its {confidence} confidence interval (ci, the mean's "
+              f"uncertainty) and {confidence} prediction interval (pi, where one new run should land: seed-to-seed "
+              "scatter included). Held-out runs are checked against the prediction interval.", "",
+              markdown_table(predictions)]
     refused = [o for o in result.outcomes if o.fit is None]
     if refused or result.notes:
         lines += ["## Not fitted", ""]

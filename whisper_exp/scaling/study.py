@@ -25,10 +25,15 @@ from whisper_exp.scaling.records import RunRecord
 SIZE_UNITS = {"hours": "hours", "samples": "utterances"}
 METRICS = ("test", "val")
 FIT_KINDS = tuple(LAWS)
+# What --fit auto tries (the offset form only on request: it needs one more size than the plain data law).
+AUTO_KINDS = ("data", "model", "joint")
+# Laws over training-set size alone (sliced and predicted alike).
+DATA_KINDS = ("data", "data_offset")
 # N is fitted in millions of parameters (keeps A readable: the excess WER of a 1M-parameter model).
 PARAMS_PER_UNIT = 1e6
 PARAMS_UNIT = "M params"
-SLICE_TEXT = {"data": "(model, data, finetune) slice", "model": "(data, finetune, training size) slice",
+SLICE_TEXT = {"data": "(model, data, finetune) slice", "data_offset": "(model, data, finetune) slice",
+              "model": "(data, finetune, training size) slice",
               "joint": "(data, finetune) slice"}
 # Joint law: distinct values needed on each axis (two values cannot separate a coefficient from its exponent).
 MIN_JOINT_LEVELS = 3
@@ -82,6 +87,15 @@ class Prediction:
     extrapolation: str
     measured: float | None = None
     measured_runs: int = 0
+    # Prediction interval of a single run (seed scatter included) and the held-out runs' own WERs.
+    pi_low: float = float("nan")
+    pi_high: float = float("nan")
+    measured_each: tuple[float, ...] = ()
+
+    @property
+    def runs_inside_pi(self) -> int:
+        """How many held-out runs fall inside the prediction interval."""
+        return sum(self.pi_low <= wer <= self.pi_high for wer in self.measured_each)
 
 
 @dataclass
@@ -124,7 +138,7 @@ def _size(record: RunRecord, unit: str) -> float | None:
 
 
 def _slice_key(kind: str) -> Callable[[RunRecord], tuple]:
-    return {"data": lambda r: (r.model, r.data, r.finetune),
+    return {"data": lambda r: (r.model, r.data, r.finetune), "data_offset": lambda r: (r.model, r.data, r.finetune),
             "model": lambda r: (r.data, r.finetune, r.train_samples),
             "joint": lambda r: (r.data, r.finetune)}[kind]
 
@@ -137,7 +151,7 @@ def _label(kind: str, key: tuple) -> str:
 
 def _points(kind: str, records: Sequence[RunRecord], options: StudyOptions) -> tuple[list[Point], list[str]]:
     """Points of one slice, and a note per run that lacks a value this fit needs."""
-    uses_size, uses_params = kind in ("data", "joint"), kind in ("model", "joint")
+    uses_size, uses_params = kind in (*DATA_KINDS, "joint"), kind in ("model", "joint")
     points, missing = [], []
     for record in records:
         wer, size, params = record.metric(options.metric), _size(record, options.size_unit), record.params
@@ -227,7 +241,7 @@ def _held_out_targets(outcome: FitOutcome) -> list[_Target]:
 
 def _targets(outcome: FitOutcome, options: StudyOptions) -> list[_Target]:
     """The requested sizes (data), models (model), models × sizes (joint), then the held-out runs."""
-    if outcome.kind == "data":
+    if outcome.kind in DATA_KINDS:
         return [_Target(size=size) for size in options.predict_sizes] + _held_out_targets(outcome)
     models = [(name, model_params(name)) for name in options.predict_models]
     if outcome.kind == "model":
@@ -245,14 +259,16 @@ def _predict(outcome: FitOutcome, options: StudyOptions) -> list[Prediction]:
     predictions = []
     for target in _targets(outcome, options):
         n = (target.params or 0) / PARAMS_PER_UNIT
-        x = {"data": [target.size], "model": [n], "joint": [n, target.size]}[outcome.kind]
+        x = [n, target.size] if outcome.kind == "joint" else [n] if outcome.kind == "model" else [target.size]
         low, high = fit.band(np.array([x]))
+        pi_low, pi_high = fit.prediction_band(np.array([x]))
         measured = [p.wer for p in target.measured]
         predictions.append(Prediction(
             fit_id=outcome.fit_id, model=target.model, params=target.params, size=target.size,
             wer=float(fit.predict(np.array([x]))[0]), low=float(low[0]), high=float(high[0]),
             extrapolation=_extrapolation(x, outcome.points, outcome.form.axes),
-            measured=float(np.mean(measured)) if measured else None, measured_runs=len(measured)))
+            measured=float(np.mean(measured)) if measured else None, measured_runs=len(measured),
+            pi_low=float(pi_low[0]), pi_high=float(pi_high[0]), measured_each=tuple(measured)))
     return predictions
 
 
@@ -261,7 +277,7 @@ def _applicable(kind: str, slices: dict[tuple, list[RunRecord]]) -> bool:
     for records in slices.values():
         models = {r.params for r in records}
         sizes = {r.train_samples for r in records}
-        if (kind == "data" and len(sizes) > 1) or (kind == "model" and len(models) > 1) or (
+        if (kind in DATA_KINDS and len(sizes) > 1) or (kind == "model" and len(models) > 1) or (
                 kind == "joint" and len(models) > 1 and len(sizes) > 1):
             return True
     return False
@@ -279,7 +295,7 @@ def zero_shot_reference(records: Sequence[RunRecord], zero_shot: Sequence[RunRec
 
 def run_study(training: Sequence[RunRecord], zero_shot: Sequence[RunRecord], options: StudyOptions) -> StudyResult:
     """Slice the runs, check each slice, fit, predict."""
-    kinds = FIT_KINDS if "auto" in options.fits else tuple(k for k in FIT_KINDS if k in options.fits)
+    kinds = AUTO_KINDS if "auto" in options.fits else tuple(k for k in FIT_KINDS if k in options.fits)
     outcomes, notes = [], []
     units = {"D": SIZE_UNITS[options.size_unit], "N": PARAMS_UNIT}
     for kind in kinds:
@@ -288,7 +304,8 @@ def run_study(training: Sequence[RunRecord], zero_shot: Sequence[RunRecord], opt
         for record in training:
             slices[_slice_key(kind)(record)].append(record)
         if "auto" in options.fits and not _applicable(kind, slices):
-            what = {"data": "several training-set sizes", "model": "several model sizes",
+            what = {"data": "several training-set sizes", "data_offset": "several training-set sizes",
+                    "model": "several model sizes",
                     "joint": "both several model sizes and several training-set sizes"}[kind]
             notes.append(f"{kind} fit not applicable: no {SLICE_TEXT[kind]} has {what}")
             continue

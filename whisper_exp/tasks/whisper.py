@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 
 import torch
 from transformers import PreTrainedTokenizerBase, WhisperForConditionalGeneration
@@ -32,6 +33,15 @@ class _LibraryGenerateNotice(logging.Filter):
 logging.getLogger("transformers.generation.utils").addFilter(_LibraryGenerateNotice())
 
 
+def generation_limit(generation: GenerationConfig, durations: list[float] | None) -> int:
+    """Tokens a batch may generate: max_new_tokens, or less with `tokens_per_second` and known clip durations."""
+    known = [seconds for seconds in durations or () if math.isfinite(seconds) and seconds > 0]
+    if generation.tokens_per_second is None or not known:
+        return generation.max_new_tokens
+    scaled = generation.tokens_margin + math.ceil(generation.tokens_per_second * max(known))
+    return min(generation.max_new_tokens, scaled)
+
+
 class WhisperTask(ASRTask):
     """Cross-entropy on label tokens for training; greedy/beam generation for evaluation."""
 
@@ -48,6 +58,7 @@ class WhisperTask(ASRTask):
     ) -> None:
         super().__init__(model, optimizer, normaliser, generation.log_examples, checkpoint_meta)
         self.tokenizer = tokenizer
+        self.generation = generation
         # A per-task copy (language/task as models.loading.configure_generation set them; the checkpoint's own,
         # max_length 448, is kept for export). Whisper's generate counts max_length after the prompt tokens (sot,
         # language, task, notimestamps), so it caps the *new* tokens: setting max_new_tokens instead makes
@@ -85,8 +96,12 @@ class WhisperTask(ASRTask):
         extra: dict = {"encoder_outputs": encoder_outputs} if encoder_outputs is not None else {}
         if cross_attention_cache is not None:
             extra["cache"] = EncoderDecoderCache(DynamicCache(), cross_attention_cache)
-        tokens = self.model.generate(features, attention_mask=mask, generation_config=self.generation_config,
-                                     **extra)
+        limit = generation_limit(self.generation, batch.get("durations"))
+        config = self.generation_config
+        if limit != config.max_length:
+            config = copy.copy(config)
+            config.max_length = limit
+        tokens = self.model.generate(features, attention_mask=mask, generation_config=config, **extra)
         return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
 
     @torch.no_grad()

@@ -1,4 +1,5 @@
-"""Training throughput excluding evaluation (summed over ranks under DDP), and time to the first step."""
+"""Training throughput excluding evaluation (summed over ranks under DDP), time to the first step, and the
+training seconds at each validation (`time/train_s`, logged beside val/wer)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ class TrainThroughput(L.Callback):
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == TrainerFn.FITTING:
             self._pause()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Beside val/wer, so time-to-quality (seconds of training needed to reach a WER) reads off the log.
+        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
+            pl_module.log("time/train_s", self.seconds, rank_zero_only=True)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == TrainerFn.FITTING:

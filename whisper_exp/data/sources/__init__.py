@@ -46,6 +46,12 @@ class ReadContext:
 
 
 DUPLICATE_ID = "duplicate id"
+# source.text_case: how transcripts are recased as they are read (every kind, eager or streamed).
+TEXT_CASES: dict[str, Callable[[str], str]] = {
+    "keep": lambda text: text,
+    "lower": str.lower,
+    "sentence": lambda text: text.strip()[:1].upper() + text.strip()[1:].lower(),
+}
 
 SourceReader = Callable[[str, SourceConfig, str, ReadContext], Dataset | IterableDataset]
 
@@ -90,10 +96,22 @@ def read_source(name: str, cfg: SourceConfig, split: str, ctx: ReadContext) -> D
     tables = [reader(name, cfg, part, ctx) for part in parts]
     table = tables[0] if len(tables) == 1 else concatenate_datasets(tables)
     if not isinstance(table, Dataset):
-        return table
+        return _recased(table, cfg.text_case)
+    table = _recased(table, cfg.text_case)
     table = _without_duplicate_ids(table, name, ctx)
     _record_speakers(table, ctx)
     return table
+
+
+def _recased(table: Dataset | IterableDataset, text_case: str) -> Dataset | IterableDataset:
+    """`table` with its transcripts recased (source.text_case); streamed tables lazily."""
+    if text_case == "keep":
+        return table
+    recase = TEXT_CASES[text_case]
+    if isinstance(table, IterableDataset):
+        return table.map(lambda row: {"text": recase(row["text"])})
+    recased = table.remove_columns("text").add_column("text", [recase(text) for text in table["text"]])
+    return recased.select_columns(table.column_names)
 
 
 def _record_speakers(table: Dataset, ctx: ReadContext) -> None:

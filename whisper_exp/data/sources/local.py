@@ -27,6 +27,8 @@ from whisper_exp.data.schema import dataset_from_records
 from whisper_exp.data.text_encoding import read_text
 
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
+# The split of rows that name none (datasets' audiofolder convention).
+UNSPLIT = "train"
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                  "val": "validation", "dev": "validation", "eval": "validation", "test": "test",
                  "testing": "test"}
@@ -65,13 +67,14 @@ def _metadata_files(root: Path) -> list[tuple[Path, str | None]]:
     return found
 
 
-def _row_split(row: dict[str, str], file_name: str, implied: str | None) -> str | None:
+def _row_split(row: dict[str, str], file_name: str, implied: str | None) -> str:
     if implied is not None:
         return implied
     if row.get("split"):
         return SPLIT_ALIASES.get(row["split"].strip().lower(), row["split"].strip().lower())
     first = Path(file_name).parts[0].lower() if Path(file_name).parts else ""
-    return SPLIT_ALIASES.get(first)
+    # A flat folder (no split column, no split sub-folders) is one split, which datasets' audiofolder calls train.
+    return SPLIT_ALIASES.get(first, UNSPLIT)
 
 
 def read_audiofolder(
@@ -129,6 +132,7 @@ def read_audiofolder(
             records["duration"].append(duration)
             records["speaker"].append(str(row.get("speaker") or ""))
     if not records["id"] and wanted not in seen_splits:
+        flat = " (a flat folder is one split, 'train', as in datasets' audiofolder)" if UNSPLIT in seen_splits else ""
         raise MissingSplitError(f"[{source}] split {split!r} not found in {root}; splits present: "
-                        f"{sorted(s for s in seen_splits if s != 'None')}")
+                                f"{sorted(seen_splits)}{flat}")
     return dataset_from_records(records)
