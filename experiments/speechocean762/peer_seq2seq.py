@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=None,
                         help="generation length limit (default: what the experiment's duration-scaled limit gives the "
                              "longest validation clip)")
-    parser.add_argument("--warmup-ratio", type=float, default=0.1)
+    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up steps as a fraction of --steps")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "whisper_exp"))
     args = parser.parse_args()
@@ -144,7 +144,7 @@ def main() -> None:
 
     training_args = Seq2SeqTrainingArguments(
         output_dir=str(args.out / "trainer"), per_device_train_batch_size=args.batch,
-        per_device_eval_batch_size=args.eval_batch, learning_rate=lr, warmup_ratio=args.warmup_ratio,
+        per_device_eval_batch_size=args.eval_batch, learning_rate=lr, warmup_steps=args.warmup_ratio,
         lr_scheduler_type="linear", max_grad_norm=1.0, max_steps=args.steps, eval_strategy="steps",
         eval_steps=args.eval_every, save_strategy="no", report_to="none", use_cpu=True, dataloader_num_workers=0,
         remove_unused_columns=False, logging_steps=25, predict_with_generate=True,

@@ -105,7 +105,7 @@ def tables(out: Path) -> tuple[str, dict[str, list[tuple[int, float, float]]]]:
         points = ", ".join(f"{step}: {wer:.3f}" for step, _, wer in curve)
         to_target = _first_reaching(curve, target) if target is not None else None
         lines.append(f"| {name} | {points} | {best:.4f} | {_fmt(_first_reaching(curve, best), 0)} "
-                     f"| {_fmt(to_target, 0) if to_target is not None else 'not reached'} |")
+                     f"| {_fmt(to_target, 0) if to_target is not None else ('not reached' if target else '—')} |")
     return "\n".join(lines) + "\n", curves
 
 

@@ -19,6 +19,7 @@ BATCH=${BATCH:-8}
 PATIENCE=${PATIENCE:-2}      # validations without improvement before stopping
 VAL_SAMPLES=${VAL_SAMPLES:-120}  # early stopping reads a fixed half of the validation split (speakers of all ages)
 TEST_SAMPLES=${TEST_SAMPLES:-250}  # each run is scored on the same fixed half of the test split
+read -r -a EXTRA <<< "${EXTRA:-}"  # more overrides for every run, e.g. EXTRA=data.sources.speechocean762.text_case=keep
 FIT_ONLY=${FIT_ONLY:-}         # non-empty: no training, only the fits (e.g. after SEEDS=1 and SEEDS=2 ran side by side)
 MAX_STEPS=${MAX_STEPS:-1500}  # a cap that early stopping should reach first
 
@@ -30,6 +31,7 @@ RECIPE=(experiment=speechocean762 "data.root=$ROOT" finetune=freeze_encoder fine
         "trainer.extra_callbacks=[{_target_: lightning.pytorch.callbacks.EarlyStopping, monitor: val/wer, mode: min, patience: $PATIENCE}]")
 
 mkdir -p "$OUT"
+largest=$(echo "$SIZES" | tr ' ' '\n' | sort -n | tail -1)
 [[ -n "$FIT_ONLY" ]] && SIZES=""
 for size in $SIZES; do
     for seed in $SEEDS; do
@@ -42,7 +44,7 @@ for size in $SIZES; do
         val_every=$(( (size + BATCH - 1) / BATCH )); val_every=$(( val_every < 10 ? 10 : val_every > 100 ? 100 : val_every ))
         date -u +"start n=$size seed=$seed (validation every $val_every steps) %FT%TZ"
         "$PY" -m whisper_exp "${RECIPE[@]}" "data.train_samples=$size" "seed=$seed" "trainer.val_check_interval=$val_every" \
-            "${resume[@]}" \
+            "${EXTRA[@]}" "${resume[@]}" \
             "hydra.run.dir=$dir" > "$dir.log" 2>&1 || { echo "FAILED n=$size seed=$seed: see $dir.log"; exit 1; }
     done
 done
@@ -57,7 +59,6 @@ for summary in "$OUT"/*/summary.json; do
     "$PY" -c "import json,sys; s=json.load(open(sys.argv[1])); s.pop('examples', None); print(json.dumps(s, indent=1))" \
         "$summary" > "$HERE/summaries/$job/summary.json"
 done
-largest=$(echo "$SIZES" | tr ' ' '\n' | sort -n | tail -1)
 quarter=$((largest / 4))
 FIT=(--size-unit samples --fit data,data_offset --wandb-log off)
 for space in log linear; do   # every law form the literature uses: on log WER and on WER, without and with offset

@@ -42,22 +42,24 @@ mkdir -p "$OUT"
 zero_shot zero_shot_tiny.en tiny.en
 # Full fine-tuning of 30-s packed windows (the shipped recipe, conf/experiment/speechocean762.yaml).
 train packing
-# Frozen encoder prefix (conv stem + first 2 of 4 layers) with its output cached, packed windows.
-train frozen_prefix finetune=freeze_encoder_layers finetune.frozen_layers=2 \
-    finetune.encoder_cache.enabled=true
+# Frozen encoder prefix (conv stem + first 2 of 4 layers) with its output cached, packed windows: at the LR rule,
+# and at 3x (the packed full fine-tune plateaued at validation WER 0.263 from step 100 to 200: is the LR too low?).
+train frozen_prefix finetune=freeze_encoder_layers finetune.frozen_layers=2 finetune.encoder_cache.enabled=true
+train frozen_prefix_lr3x finetune=freeze_encoder_layers finetune.frozen_layers=2 finetune.encoder_cache.enabled=true \
+    optimizer.lr=1.125e-4
 # LoRA (PEFT's Whisper recipe: r=32 on q/v) with PEFT's LR, packed windows.
 train lora finetune=lora optimizer.lr=1e-3
 # The peer: transformers' Seq2SeqTrainer, plain full fine-tuning (one clip per example, batch 8) on the same split,
 # same machine and threads. A step costs ~4x a packed step (8 encoder windows instead of 2): 100 steps.
-if wanted peer && [[ ! -f "$OUT/peer/summary.json" ]]; then
+if wanted peer && [[ ! -f "$OUT/peer/summary.json" ]] && ! pgrep -f peer_seq2seq.py > /dev/null; then
     date -u +"start peer %FT%TZ"
     "$PY" experiments/speechocean762/peer_seq2seq.py --root "$ROOT" --out "$OUT/peer" --steps 100 --eval-every 50 \
         > "$OUT/peer.log" 2>&1
 fi
-# What the transcripts' casing does: the shipped recipe trained on the corpus's ALL-CAPS prompts as they are.
-train packing_all_caps data.sources.speechocean762.text_case=keep
-# Plain full fine-tuning in whisper_exp, one clip per example, batch 8 (the peer's recipe; 100 steps as the peer).
-train full data.packing.enabled=false data.batch_size=8 trainer.max_steps=100 trainer.val_check_interval=50
-zero_shot zero_shot_base base
+# Not run in the 2026-12-06 study for time (see README.md): plain full fine-tuning in whisper_exp (the peer's recipe;
+# its speed against the peer is the throughput benchmark's), and zero-shot base under the generation limit.
+[[ -n "${ALL:-}" ]] && train full data.packing.enabled=false data.batch_size=8 trainer.max_steps=100 \
+    trainer.val_check_interval=50
+[[ -n "${ALL:-}" ]] && zero_shot zero_shot_base base
 "$PY" experiments/speechocean762/report.py "$OUT" --out experiments/speechocean762/results
 date -u +"done %FT%TZ"

@@ -44,6 +44,8 @@ LOG_FLOOR = 1e-12
 # How close (relative) an exponent may come to a bound before the fit is called a boundary solution.
 BOUND_TOLERANCE = 1e-3
 SPACES = ("log", "linear")
+# Residuals drawn per bootstrap curve for a prediction interval.
+PI_DRAWS_PER_CURVE = 20
 # How parameter names are written in formulas and plots (tables keep the ASCII names).
 SYMBOLS = {"alpha": "α", "beta": "β"}
 
@@ -254,9 +256,10 @@ class LawFit:
             return nan, nan
         rng = np.random.default_rng(self.settings.seed + 1)
         curves = np.stack([_transform(self.form.predict(theta, x), self.settings.space) for theta in self.samples])
-        noisy = curves + rng.choice(self.residuals, size=curves.shape, replace=True)
+        # Several residual draws per curve: the percentiles of a single draw are ragged along a plotted grid.
+        noisy = curves[None] + rng.choice(self.residuals, size=(PI_DRAWS_PER_CURVE, *curves.shape), replace=True)
         runs = np.exp(noisy) if self.settings.space == "log" else noisy
-        low, high = np.percentile(runs, self._quantiles(), axis=0)
+        low, high = np.percentile(runs.reshape(-1, len(x)), self._quantiles(), axis=0)
         return low, high
 
 
