@@ -51,7 +51,7 @@ train frozen_prefix_lr3x finetune=freeze_encoder_layers finetune.frozen_layers=2
 train lora finetune=lora optimizer.lr=1e-3
 # The peer: transformers' Seq2SeqTrainer, plain full fine-tuning (one clip per example, batch 8) on the same split,
 # same machine and threads. A step costs ~4x a packed step (8 encoder windows instead of 2): 100 steps.
-if wanted peer && [[ ! -f "$OUT/peer/summary.json" ]] && ! pgrep -f peer_seq2seq.py > /dev/null; then
+if wanted peer && [[ ! -f "$OUT/peer/summary.json" ]]; then
     date -u +"start peer %FT%TZ"
     "$PY" experiments/speechocean762/peer_seq2seq.py --root "$ROOT" --out "$OUT/peer" --steps 100 --eval-every 50 \
         > "$OUT/peer.log" 2>&1
