@@ -317,9 +317,9 @@ def _check_solution(form: LawForm, theta: np.ndarray, settings: FitSettings, x: 
             raise FitError(f"the fit gives {axis} no effect ({coef_name} = {coef:.3g}, {exp_name} = {exponent:.3g}): "
                            f"WER does not decrease as a power law in {axis}")
     _, upper = form.bounds(settings.max_exponent, x)
+    exponents = {form.names[exp_index] for _, _, exp_index in form.terms()}  # checked above, with their message
     for name, value, bound in zip(form.names, theta, upper, strict=True):
-        if np.isfinite(bound) and name not in {form.names[e] for _, _, e in form.terms()} \
-                and value >= bound * (1 - BOUND_TOLERANCE):
+        if np.isfinite(bound) and name not in exponents and value >= bound * (1 - BOUND_TOLERANCE):
             raise FitError(f"{name} ran to its upper bound {bound:g}: the data do not identify it")
 
 
@@ -375,7 +375,7 @@ def fit_law(form: LawForm, x: np.ndarray, y: np.ndarray, settings: FitSettings |
         fit.lack_of_fit_p = lack_of_fit_p(observed - _transform(fitted, settings.space), observed,
                                           np.asarray(groups), len(theta))
     fit.residuals = _scaled_residuals(form, x, y, theta, settings)
-    fit.samples, fit.bootstrap_failed = _bootstrap(form, x, y, theta, settings)
+    fit.samples, fit.bootstrap_failed = _bootstrap(form, x, theta, fit.residuals, settings)
     return fit
 
 
@@ -387,17 +387,17 @@ def _scaled_residuals(form: LawForm, x: np.ndarray, y: np.ndarray, theta: np.nda
     return (residuals - residuals.mean()) * np.sqrt(len(y) / (len(y) - len(theta)))
 
 
-def _bootstrap(form: LawForm, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
+def _bootstrap(form: LawForm, x: np.ndarray, theta: np.ndarray, residuals: np.ndarray,
                settings: FitSettings) -> tuple[np.ndarray, int]:
-    """θ refitted on `settings.bootstrap` residual-resampled data sets; (samples, failed refits)."""
+    """θ refitted on `settings.bootstrap` data sets resampled from the fit's scaled `residuals`; (samples,
+    failed refits)."""
     if settings.bootstrap == 0:
         return np.empty((0, len(theta))), 0
     rng = np.random.default_rng(settings.seed)
     fitted = _transform(form.predict(theta, x), settings.space)
-    residuals = _scaled_residuals(form, x, y, theta, settings)
     samples, failed = [], 0
     for _ in range(settings.bootstrap):
-        resampled = fitted + rng.choice(residuals, size=len(y), replace=True)
+        resampled = fitted + rng.choice(residuals, size=len(residuals), replace=True)
         y_star = np.exp(resampled) if settings.space == "log" else resampled
         result = _solve(form, x, y_star, theta, settings)
         if result.success and np.all(np.isfinite(result.x)):
