@@ -22,10 +22,6 @@ GROUPS = ("child", "teen", "adult")
 EXTRA_SET = "real_speech"
 
 
-def _load(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def _curve(run_dir: Path) -> list[tuple[int, float, float]]:
     """(step, training seconds, val WER) at each validation during fit, from the CSV logger."""
     metrics = run_dir / "csv" / "metrics.csv"
@@ -65,9 +61,8 @@ def _runs(out: Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def tables(out: Path) -> tuple[str, dict[str, list[tuple[int, float, float]]]]:
-    """The study's markdown tables and each run's validation curve."""
-    runs = _runs(out)
+def tables(out: Path, runs: dict[str, dict[str, Any]]) -> tuple[str, dict[str, list[tuple[int, float, float]]]]:
+    """The study's markdown tables and each run's validation curve, from the summaries `runs` of `out`."""
     zero = runs.get(ZERO_SHOT[0])
     if zero is None:
         raise SystemExit(f"{out}/{ZERO_SHOT[0]}/summary.json is missing: run the zero-shot evaluation first")
@@ -134,14 +129,14 @@ def main() -> None:
     parser.add_argument("runs", type=Path, help="the study's output folder (run_study.sh's OUT)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    text, curves = tables(args.runs)
+    runs = _runs(args.runs)
+    text, curves = tables(args.runs, runs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(text)
-    zero = _load(args.runs / ZERO_SHOT[0] / "summary.json") or {}
-    plot(curves, zero.get("val_wer", float("nan")), args.out / "time_to_quality.png")
+    plot(curves, runs[ZERO_SHOT[0]]["val_wer"], args.out / "time_to_quality.png")
     kept = args.out / "summaries"
     kept.mkdir(exist_ok=True)
-    for name, summary in _runs(args.runs).items():
+    for name, summary in runs.items():
         summary.pop("config", None)
         (kept / f"{name}.json").write_text(json.dumps(summary, indent=1))
     print(text)
