@@ -46,12 +46,14 @@ class ReadContext:
 
 
 DUPLICATE_ID = "duplicate id"
+def _sentence_case(text: str) -> str:
+    stripped = text.strip()
+    return stripped[:1].upper() + stripped[1:].lower()
+
+
 # source.text_case: how transcripts are recased as they are read (every kind, eager or streamed).
-TEXT_CASES: dict[str, Callable[[str], str]] = {
-    "keep": lambda text: text,
-    "lower": str.lower,
-    "sentence": lambda text: text.strip()[:1].upper() + text.strip()[1:].lower(),
-}
+TEXT_CASES: dict[str, Callable[[str], str]] = {"keep": lambda text: text, "lower": str.lower,
+                                               "sentence": _sentence_case}
 
 SourceReader = Callable[[str, SourceConfig, str, ReadContext], Dataset | IterableDataset]
 
